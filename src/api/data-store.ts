@@ -1,0 +1,226 @@
+/**
+ * DataStore: a key-value store of JSON objects in one memory-mapped file.
+ *
+ * Basics: `new DataStore(path?)` opens (or creates) the file; create, read, has and delete work on string keys of
+ * at most 32 characters and JSON objects of at most 16 KiB of JSON text, with an optional time-to-live in seconds.
+ * Every refused call throws a DataStoreError with a `code` and changes nothing.
+ *
+ * Caveats: one process at a time (another gets STORE_LOCKED); handles and worker threads of that process share the
+ * store. Durability against power loss needs flush(); a process crash loses nothing that returned.
+ */
+import { HEADER_SIZE, Header, MAX_KEY_BYTES, SLAB_SIZE } from '../format/layout.js';
+import { keyHash } from '../format/record.js';
+import { DataStoreError } from './errors.js';
+import { defaultStorePath, resolveStoreFile } from './paths.js';
+import { SharedStore } from './shared-store.js';
+import type { RecoveryReport } from '../table/recovery.js';
+import { checkKey, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type JsonObject } from './validate.js';
+
+const H = (field: number): number => field >>> 2;
+/** Buckets examined for expired records per change: reclaims expired space at a bounded cost per write. */
+const SWEEP_BUDGET = 8;
+/** The encoded key of the current call. One per thread: calls never overlap within a thread. */
+const keyBytes = Buffer.alloc(MAX_KEY_BYTES);
+
+export interface DataStoreStats {
+  /** Records stored, including expired ones whose space is not yet reclaimed (they are invisible to read and has). */
+  keys: number;
+  /** Current length of the file. */
+  fileBytes: number;
+  /** The limit this handle grows the file to. */
+  maxFileBytes: number;
+  /** Bytes of the file in use by slabs and bucket arrays. */
+  heapBytes: number;
+  /** Buckets in the current bucket array. */
+  buckets: number;
+  /** keys / buckets. */
+  loadFactor: number;
+  /** True while the bucket array is being doubled, bucket by bucket. */
+  rehashing: boolean;
+  /** What recovery did when this thread found the file not cleanly closed; null when it did not have to. */
+  recovered: RecoveryReport | null;
+}
+
+export class DataStore {
+  /** Absolute path of the file in use, symlinks resolved. */
+  readonly path: string;
+  #store: SharedStore | null;
+  readonly #maxSize: number;
+
+  constructor(path?: string, options?: DataStoreOptions) {
+    const { maxFileSize } = checkOptions(options);
+    this.#maxSize = HEADER_SIZE + Math.floor((maxFileSize - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
+    this.path = resolveStoreFile(path === undefined ? defaultStorePath() : path);
+    this.#store = SharedStore.open(this.path, this.#maxSize);
+  }
+
+  /** create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. */
+  create(key: string, value: JsonObject, ttlSeconds?: number): void {
+    const store = this.#open();
+    checkKey(key);
+    const { json, bytes } = encodeValue(value); // may run the value's toJSON, so before keyBytes is filled
+    const now = Date.now();
+    const expiresAt = expiryFor(ttlSeconds, now);
+    const keyLength = encodeKey(key);
+    const hash = keyHash(keyBytes, keyLength);
+    const table = store.table;
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      this.#beginChange(store);
+      table.heap.maxSize = this.#maxSize;
+      table.sweep(now, SWEEP_BUDGET);
+      const found = table.find(keyBytes, keyLength, hash);
+      if (found !== 0) {
+        if (!isExpired(table.expiresAt(found), now)) {
+          throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(key)} already exists`);
+        }
+        table.removeFound(found);
+      }
+      table.insert(keyBytes, keyLength, hash, json, bytes, expiresAt);
+      this.#endChange(store);
+    } catch (error) {
+      this.#endChangeIfConsistent(store, error);
+      throw error;
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /** read returns a new copy of the value stored under key. Throws KEY_NOT_FOUND if missing or expired. */
+  read(key: string): JsonObject {
+    return JSON.parse(this.readText(key)) as JsonObject;
+  }
+
+  /** readText returns the stored JSON text of key's value, without parsing it. */
+  readText(key: string): string {
+    const store = this.#open();
+    checkKey(key);
+    const keyLength = encodeKey(key);
+    const hash = keyHash(keyBytes, keyLength);
+    const table = store.table;
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      const found = table.find(keyBytes, keyLength, hash);
+      if (found === 0 || isExpired(table.expiresAt(found), Date.now())) throw notFound(key);
+      table.checkChecksum(found);
+      const start = table.valueStart(found);
+      return store.file.bytes.toString('utf8', start, start + table.valueLength(found));
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /** has tells whether key is live: false for missing and expired keys. */
+  has(key: string): boolean {
+    const store = this.#open();
+    checkKey(key);
+    const keyLength = encodeKey(key);
+    const hash = keyHash(keyBytes, keyLength);
+    const table = store.table;
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      const found = table.find(keyBytes, keyLength, hash);
+      return found !== 0 && !isExpired(table.expiresAt(found), Date.now());
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
+  delete(key: string): void {
+    const store = this.#open();
+    checkKey(key);
+    const keyLength = encodeKey(key);
+    const hash = keyHash(keyBytes, keyLength);
+    const table = store.table;
+    const now = Date.now();
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      this.#beginChange(store);
+      table.heap.maxSize = this.#maxSize;
+      table.sweep(now, SWEEP_BUDGET);
+      const found = table.find(keyBytes, keyLength, hash);
+      if (found === 0 || isExpired(table.expiresAt(found), now)) throw notFound(key);
+      table.removeFound(found);
+      this.#endChange(store);
+    } catch (error) {
+      this.#endChangeIfConsistent(store, error);
+      throw error;
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  stats(): DataStoreStats {
+    const store = this.#open();
+    const w = store.file.words;
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      const keys = w[H(Header.recordCount)]!;
+      const buckets = w[H(Header.tableCapacity)]!;
+      return {
+        keys,
+        fileBytes: w[H(Header.fileSize)]!,
+        maxFileBytes: this.#maxSize,
+        heapBytes: w[H(Header.heapEnd)]! - HEADER_SIZE,
+        buckets,
+        loadFactor: keys / buckets,
+        rehashing: w[H(Header.oldTableOffset)] !== 0,
+        recovered: store.recovered,
+      };
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /** close flushes and releases the file when this is the process's last handle. A second close does nothing. */
+  close(): void {
+    const store = this.#store;
+    if (store === null) return;
+    this.#store = null;
+    store.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #open(): SharedStore {
+    if (this.#store === null) throw new DataStoreError('STORE_CLOSED', `the store ${this.path} is closed`);
+    return this.#store;
+  }
+
+  /** The busy flag brackets every change: found set by the next taker of the lock, the change did not finish. */
+  #beginChange(store: SharedStore): void {
+    store.file.words[H(Header.busy)] = 1;
+  }
+
+  #endChange(store: SharedStore): void {
+    store.file.words[H(Header.busy)] = 0;
+  }
+
+  /** Refusals (KEY_EXISTS, KEY_NOT_FOUND, STORE_FULL, IO_ERROR) are thrown before anything is half-changed. */
+  #endChangeIfConsistent(store: SharedStore, error: unknown): void {
+    if (error instanceof DataStoreError && error.code !== 'FILE_CORRUPT') this.#endChange(store);
+  }
+}
+
+/** encodeKey writes a checked key's UTF-8 bytes into keyBytes; returns their count. */
+function encodeKey(key: string): number {
+  return keyBytes.write(key, 0, 'utf8');
+}
+
+function isExpired(expiresAt: number, now: number): boolean {
+  return expiresAt !== 0 && expiresAt <= now;
+}
+
+function notFound(key: string): DataStoreError {
+  return new DataStoreError('KEY_NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
+}
+
+

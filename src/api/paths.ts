@@ -1,0 +1,56 @@
+/** Where the default store lives, and how a given path is turned into the one name of its file. */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DataStoreError, ioError } from './errors.js';
+
+export const DEFAULT_FOLDER = 'slabkv';
+export const DEFAULT_FILE = 'default.slabkv';
+
+/**
+ * userDataDir is the per-user data directory: $XDG_DATA_HOME or ~/.local/share on Linux and other Unix systems,
+ * ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows.
+ */
+export function userDataDir(): string {
+  const home = os.homedir();
+  if (process.platform === 'darwin') return path.join(home, 'Library', 'Application Support');
+  if (process.platform === 'win32') return process.env['LOCALAPPDATA'] || path.join(home, 'AppData', 'Local');
+  const xdg = process.env['XDG_DATA_HOME'];
+  // The XDG spec says a relative value is invalid and must be ignored.
+  return xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.local', 'share');
+}
+
+/** defaultStorePath creates the default folder (mode 0700) when missing and returns the default file's path. */
+export function defaultStorePath(): string {
+  const folder = path.join(userDataDir(), DEFAULT_FOLDER);
+  try {
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw ioError(`cannot create the default folder ${folder}`, cause);
+  }
+  return path.join(folder, DEFAULT_FILE);
+}
+
+/**
+ * resolveStoreFile creates the file when it does not exist (mode 0600; its folder must exist) and returns its real
+ * path, symlinks resolved, so that two names for one file open one store.
+ */
+export function resolveStoreFile(given: string): string {
+  if (typeof given !== 'string' || given.length === 0) {
+    throw new DataStoreError('OPTION_INVALID', 'path must be a non-empty string');
+  }
+  const absolute = path.resolve(given);
+  try {
+    fs.closeSync(fs.openSync(absolute, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'EISDIR') {
+      throw new DataStoreError('FILE_INVALID', `${absolute} is a directory, not a slabkv file`);
+    }
+    throw ioError(`cannot open ${absolute}`, cause);
+  }
+  try {
+    return fs.realpathSync.native(absolute);
+  } catch (cause) {
+    throw ioError(`cannot resolve ${absolute}`, cause);
+  }
+}

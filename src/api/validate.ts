@@ -1,0 +1,78 @@
+/** Checks of every argument that crosses the public API, each failure a DataStoreError with its code. */
+import { MAX_FILE_SIZE, MAX_KEY_CHARS, MAX_VALUE_BYTES, MIN_FILE_SIZE } from '../format/layout.js';
+import { DataStoreError } from './errors.js';
+
+/** A JSON object: what create stores and read returns. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** checkKey throws unless key is a non-empty, well-formed string of at most 32 code points. */
+export function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new DataStoreError('KEY_INVALID', `key must be a non-empty string; got ${describe(key)}`);
+  }
+  if (key.length > MAX_KEY_CHARS) {
+    let codePoints = 0;
+    for (const _ of key) codePoints++;
+    if (codePoints > MAX_KEY_CHARS && key.isWellFormed()) {
+      throw new DataStoreError('KEY_TOO_LONG', `key has ${codePoints} characters; the limit is ${MAX_KEY_CHARS}`);
+    }
+  }
+  if (!key.isWellFormed()) throw new DataStoreError('KEY_INVALID', 'key is not well-formed Unicode (it has a lone surrogate)');
+}
+
+/** encodeValue returns the JSON text of value, or throws unless it is a JSON object within the size limit. */
+export function encodeValue(value: unknown): { json: string; bytes: number } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DataStoreError('VALUE_INVALID', `value must be a JSON object; got ${describe(value)}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.stringify(value);
+  } catch (cause) {
+    throw new DataStoreError('VALUE_INVALID', `value cannot be serialised as JSON: ${(cause as Error).message}`, { cause });
+  }
+  if (typeof json !== 'string' || json.charCodeAt(0) !== 0x7b /* { */) {
+    throw new DataStoreError('VALUE_INVALID', 'value does not serialise to a JSON object (see its toJSON)');
+  }
+  const bytes = Buffer.byteLength(json, 'utf8');
+  if (bytes > MAX_VALUE_BYTES) {
+    throw new DataStoreError('VALUE_TOO_LARGE', `value is ${bytes} bytes of JSON; the limit is ${MAX_VALUE_BYTES}`);
+  }
+  return { json, bytes };
+}
+
+/** expiryFor turns an optional TTL in seconds into an absolute expiry (ms since the epoch; 0 = never). */
+export function expiryFor(ttlSeconds: unknown, nowMs: number): number {
+  if (ttlSeconds === undefined) return 0;
+  if (typeof ttlSeconds !== 'number' || !Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
+    throw new DataStoreError('TTL_INVALID', `ttl must be a positive whole number of seconds; got ${describe(ttlSeconds)}`);
+  }
+  return Math.min(nowMs + ttlSeconds * 1000, Number.MAX_SAFE_INTEGER);
+}
+
+export interface DataStoreOptions {
+  /** The file never grows past this many bytes. Default and ceiling: 1 GiB (1,073,741,824). */
+  maxFileSize?: number;
+}
+
+export function checkOptions(options: unknown): { maxFileSize: number } {
+  if (options === undefined) return { maxFileSize: MAX_FILE_SIZE };
+  if (typeof options !== 'object' || options === null) {
+    throw new DataStoreError('OPTION_INVALID', `options must be an object; got ${describe(options)}`);
+  }
+  const { maxFileSize = MAX_FILE_SIZE } = options as DataStoreOptions;
+  if (typeof maxFileSize !== 'number' || !Number.isSafeInteger(maxFileSize) || maxFileSize < MIN_FILE_SIZE || maxFileSize > MAX_FILE_SIZE) {
+    throw new DataStoreError('OPTION_INVALID',
+      `maxFileSize must be a whole number of bytes from ${MIN_FILE_SIZE} to ${MAX_FILE_SIZE}; got ${describe(maxFileSize)}`);
+  }
+  return { maxFileSize };
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
+  if (typeof value === 'bigint') return `the bigint ${value}n`;
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value}`;
+}

@@ -1,0 +1,122 @@
+/**
+ * The file header: the first HEADER_SIZE bytes. Encoding, checksum and the checks a reader makes before it trusts
+ * anything else in the file. No I/O here: callers pass the bytes.
+ */
+import {
+  CHUNK_SIZES, CLASS_ENTRY_SIZE, FORMAT_VERSION, HASH_SEED, HEADER_SIZE, Header, MAGIC, MAX_FILE_SIZE, SLAB_SIZE,
+  STATE_CLEAN, STATE_OPEN,
+} from './layout.js';
+import { xxh32 } from './xxh32.js';
+
+export interface HeaderProblem {
+  code: 'FILE_INVALID' | 'FILE_CORRUPT';
+  message: string;
+}
+
+function view(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function readU32(bytes: Uint8Array, offset: number): number {
+  return view(bytes).getUint32(offset, true);
+}
+
+export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
+  view(bytes).setUint32(offset, value, true);
+}
+
+/** headerChecksum is XXH32 of the header bytes with the checksum field read as zero. */
+export function headerChecksum(bytes: Uint8Array): number {
+  const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
+  writeU32(copy, Header.checksum, 0);
+  return xxh32(copy, 0, HEADER_SIZE, HASH_SEED);
+}
+
+/** writeNewHeader fills bytes[0, HEADER_SIZE) with the header of an empty store, marked open. */
+export function writeNewHeader(bytes: Uint8Array, fileSize: number): void {
+  bytes.fill(0, 0, HEADER_SIZE);
+  bytes.set(MAGIC, Header.magic);
+  writeU32(bytes, Header.formatVersion, FORMAT_VERSION);
+  writeU32(bytes, Header.headerSize, HEADER_SIZE);
+  writeU32(bytes, Header.slabSize, SLAB_SIZE);
+  writeU32(bytes, Header.classCount, CHUNK_SIZES.length);
+  writeU32(bytes, Header.state, STATE_OPEN);
+  writeU32(bytes, Header.fileSize, fileSize);
+  writeU32(bytes, Header.heapEnd, HEADER_SIZE);
+  CHUNK_SIZES.forEach((size, c) => writeU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE, size));
+}
+
+/** sealHeader marks the header cleanly closed and writes its checksum. */
+export function sealHeader(bytes: Uint8Array): void {
+  writeU32(bytes, Header.state, STATE_CLEAN);
+  writeU32(bytes, Header.checksum, headerChecksum(bytes));
+}
+
+/**
+ * checkIdentity decides whether the bytes are a slabkv file of a version this code reads: magic first, then
+ * version, then the fixed sizes. It needs only the first 32 bytes and is checked before the file is mapped.
+ */
+export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
+  const head = bytes.subarray(0, Math.min(fileLength, MAGIC.length));
+  if (head.length < MAGIC.length || !MAGIC.every((b, i) => head[i] === b)) {
+    return { code: 'FILE_INVALID', message: 'not a slabkv file (the magic bytes at offset 0 do not match)' };
+  }
+  if (fileLength < HEADER_SIZE) {
+    return { code: 'FILE_CORRUPT', message: `the file is ${fileLength} bytes, shorter than its ${HEADER_SIZE}-byte header` };
+  }
+  const version = readU32(bytes, Header.formatVersion);
+  if (version !== FORMAT_VERSION) {
+    return { code: 'FILE_INVALID', message: `format version ${version} is not readable by this slabkv (it reads version ${FORMAT_VERSION})` };
+  }
+  const fixed: Array<[string, number, number]> = [
+    ['headerSize', Header.headerSize, HEADER_SIZE],
+    ['slabSize', Header.slabSize, SLAB_SIZE],
+    ['classCount', Header.classCount, CHUNK_SIZES.length],
+  ];
+  for (const [name, offset, expected] of fixed) {
+    const actual = readU32(bytes, offset);
+    if (actual !== expected) return { code: 'FILE_CORRUPT', message: `header ${name} is ${actual}; version ${FORMAT_VERSION} requires ${expected}` };
+  }
+  for (let c = 0; c < CHUNK_SIZES.length; c++) {
+    const actual = readU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE);
+    if (actual !== CHUNK_SIZES[c]) return { code: 'FILE_CORRUPT', message: `size class ${c} has chunk size ${actual}; version ${FORMAT_VERSION} requires ${CHUNK_SIZES[c]}` };
+  }
+  const state = readU32(bytes, Header.state);
+  if (state !== STATE_CLEAN && state !== STATE_OPEN) {
+    return { code: 'FILE_CORRUPT', message: `header state is ${state}; expected ${STATE_CLEAN} (closed) or ${STATE_OPEN} (open)` };
+  }
+  if (fileLength > MAX_FILE_SIZE || (fileLength - HEADER_SIZE) % SLAB_SIZE !== 0) {
+    return { code: 'FILE_CORRUPT', message: `the file is ${fileLength} bytes; a store is ${HEADER_SIZE} + a multiple of ${SLAB_SIZE} bytes, at most ${MAX_FILE_SIZE}` };
+  }
+  return null;
+}
+
+/** isClean tells whether the file was closed cleanly, so that its counters and free lists can be trusted. */
+export function isClean(bytes: Uint8Array): boolean {
+  return readU32(bytes, Header.state) === STATE_CLEAN;
+}
+
+/**
+ * checkCleanHeader validates a cleanly closed header: its checksum, then that every offset it holds lies inside
+ * the file. Run once at open; the structures it points to are checked as they are used.
+ */
+export function checkCleanHeader(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
+  const stored = readU32(bytes, Header.checksum);
+  const actual = headerChecksum(bytes);
+  if (stored !== actual) {
+    return { code: 'FILE_CORRUPT', message: `header checksum is ${hex(stored)}, computed ${hex(actual)}` };
+  }
+  const fileSize = readU32(bytes, Header.fileSize);
+  if (fileSize !== fileLength) {
+    return { code: 'FILE_CORRUPT', message: `header says the file is ${fileSize} bytes; it is ${fileLength}` };
+  }
+  const heapEnd = readU32(bytes, Header.heapEnd);
+  if (heapEnd < HEADER_SIZE || heapEnd > fileSize || (heapEnd - HEADER_SIZE) % SLAB_SIZE !== 0) {
+    return { code: 'FILE_CORRUPT', message: `header heapEnd ${heapEnd} is not a slab boundary inside the ${fileSize}-byte file` };
+  }
+  return null;
+}
+
+export function hex(n: number): string {
+  return '0x' + (n >>> 0).toString(16).padStart(8, '0');
+}

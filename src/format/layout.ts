@@ -1,0 +1,114 @@
+/**
+ * Every number of the file format, in one place. spec/FORMAT.md is the contract; test/spec.test.ts parses the
+ * spec's tables and checks them against this module, so the two cannot drift apart.
+ *
+ * All integers are unsigned little-endian. Offsets are byte offsets from the start of the file.
+ */
+
+/** MAGIC opens every slabkv file: a high byte, the name, CR LF, ^Z, LF (after PNG), then zero padding. */
+export const MAGIC = Uint8Array.of(0x89, 0x73, 0x6c, 0x61, 0x62, 0x6b, 0x76, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0, 0);
+export const FORMAT_VERSION = 1;
+
+export const HEADER_SIZE = 4096; // one page; the heap starts right after it
+export const SLAB_SIZE = 65536; // the heap is cut into slabs of this size
+export const MAX_FILE_SIZE = 1073741824; // 1 GiB: offsets are u32 and a store never grows past this
+export const MIN_FILE_SIZE = HEADER_SIZE + 2 * SLAB_SIZE; // header, a bucket table and one record slab
+
+/** Header fields: byte offset of each u32 (the magic is 16 bytes at 0). */
+export const Header = {
+  magic: 0,
+  formatVersion: 16,
+  headerSize: 20,
+  slabSize: 24,
+  classCount: 28,
+  state: 32, // STATE_CLEAN or STATE_OPEN
+  checksum: 36, // XXH32 of the whole header with this field read as 0; valid when state is STATE_CLEAN
+  fileSize: 40,
+  heapEnd: 44,
+  recordCount: 48,
+  tableOffset: 52,
+  tableCapacity: 56,
+  oldTableOffset: 60,
+  oldTableCapacity: 64,
+  rehashIndex: 68,
+  freeSpanHead: 72,
+  sweepIndex: 76,
+  lockWord: 80, // run-time: token of the thread holding the store, | LOCK_WAITERS
+  ownerPid: 84, // run-time: pid of the process that has the file open
+  busy: 88, // run-time: 1 while a change is being made; found set under a stolen lock, the store is rebuilt
+  classTable: 128, // classCount entries of CLASS_ENTRY_SIZE bytes
+} as const;
+export const CLASS_ENTRY_SIZE = 8; // u32 chunkSize, u32 freeHead
+export const STATE_CLEAN = 0;
+export const STATE_OPEN = 1;
+export const LOCK_WAITERS = 0x80000000;
+
+/**
+ * Chunk sizes of the record size classes, smallest first: about 1.25 apart, multiples of 8, the last one holding
+ * the largest record (RECORD_HEADER_SIZE + MAX_KEY_BYTES + MAX_VALUE_BYTES).
+ */
+export const CHUNK_SIZES: readonly number[] = [
+  32, 48, 64, 80, 96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184, 1480, 1856, 2320, 2904, 3632, 4544,
+  5680, 7104, 8880, 11104, 13880, 16536,
+];
+
+/** Span header, at the start of every span (a run of whole slabs) in the heap. */
+export const Span = {
+  kind: 0,
+  slabCount: 4,
+  param: 8, // RECORDS: size class index; TABLE: bucket capacity; FREE: offset of the next free span or 0
+  checksum: 12, // XXH32 of the 12 bytes before it
+} as const;
+export const SPAN_HEADER_SIZE = 16;
+/** Span kinds, four ASCII letters read as a u32 so they show in a hexdump. */
+export const SPAN_RECORDS = 0x53434552; // "RECS"
+export const SPAN_TABLE = 0x4c424154; // "TABL"
+export const SPAN_FREE = 0x45455246; // "FREE"
+
+/** Bucket: 8 bytes in a table's bucket array. */
+export const BUCKET_SIZE = 8;
+export const Bucket = { recordOffset: 0, hash: 4 } as const;
+export const BUCKET_EMPTY = 0; // recordOffset of an empty bucket
+export const BUCKET_MOVED = 1; // recordOffset of an old-table bucket already moved to the new table
+export const MIN_TABLE_CAPACITY = 4096;
+export const MAX_LOAD_NUMERATOR = 3; // a table grows before it is more than 3/4 full
+export const MAX_LOAD_DENOMINATOR = 4;
+
+/** Record: one chunk of a RECORDS span. */
+export const Record = {
+  state: 0, // RECORD_FREE or RECORD_LIVE
+  checksum: 4, // live: XXH32 of bytes [8, 24 + keyLength + valueLength); free: offset of the next free chunk or 0
+  expiresLow: 8, // u64 milliseconds since the Unix epoch, 0 = never; low half
+  expiresHigh: 12,
+  keyLength: 16, // u16
+  reserved: 18, // u16, 0
+  valueLength: 20,
+  key: 24,
+} as const;
+export const RECORD_HEADER_SIZE = 24;
+export const RECORD_FREE = 0;
+export const RECORD_LIVE = 1;
+export const Free = { next: 4 } as const;
+
+export const MAX_KEY_CHARS = 32;
+export const MAX_KEY_BYTES = 128; // 32 code points of at most 4 UTF-8 bytes
+export const MAX_VALUE_BYTES = 16384;
+
+/** Seeds of the format's XXH32 uses. */
+export const HASH_SEED = 0; // key hash, record, span and header checksums all use seed 0
+
+/** chunksPerSlab is how many chunks of one size a RECORDS slab holds after its span header. */
+export function chunksPerSlab(chunkSize: number): number {
+  return Math.floor((SLAB_SIZE - SPAN_HEADER_SIZE) / chunkSize);
+}
+
+/** classFor returns the smallest size class whose chunk holds a record of recordSize bytes. */
+export function classFor(recordSize: number): number {
+  for (let c = 0; c < CHUNK_SIZES.length; c++) if (CHUNK_SIZES[c]! >= recordSize) return c;
+  return -1;
+}
+
+/** slabsForTable is how many slabs a TABLE span of the given bucket capacity takes. */
+export function slabsForTable(capacity: number): number {
+  return Math.ceil((SPAN_HEADER_SIZE + capacity * BUCKET_SIZE) / SLAB_SIZE);
+}

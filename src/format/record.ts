@@ -1,0 +1,18 @@
+/** Checksums and hashes of the heap's structures: keys, records and span headers. */
+import { HASH_SEED, RECORD_HEADER_SIZE, Record, Span } from './layout.js';
+import { xxh32 } from './xxh32.js';
+
+/** keyHash is the hash that places a key in the bucket array: XXH32 of its UTF-8 bytes. */
+export function keyHash(keyBytes: Uint8Array, keyLength: number): number {
+  return xxh32(keyBytes, 0, keyLength, HASH_SEED);
+}
+
+/** recordChecksum covers a record from its expiry time to the end of its value. */
+export function recordChecksum(bytes: Uint8Array, offset: number, keyLength: number, valueLength: number): number {
+  return xxh32(bytes, offset + Record.expiresLow, offset + RECORD_HEADER_SIZE + keyLength + valueLength, HASH_SEED);
+}
+
+/** spanChecksum covers the first 12 bytes of a span header (kind, slab count, param). */
+export function spanChecksum(bytes: Uint8Array, offset: number): number {
+  return xxh32(bytes, offset, offset + Span.checksum, HASH_SEED);
+}

@@ -1,0 +1,66 @@
+/**
+ * MappedFile: one store file mapped read-write and shared. The whole MAX_FILE_SIZE range is mapped once, so growth
+ * never moves the mapping (other threads keep valid views); only bytes below the header's fileSize are ever
+ * touched, because pages past the end of the file raise SIGBUS.
+ */
+import * as fs from 'node:fs';
+import mmapModule from '@riaskov/mmap-io';
+import { Header, MAX_FILE_SIZE } from '../format/layout.js';
+import { native } from '../native.js';
+import { DataStoreError } from '../api/errors.js';
+
+// The package's types declare `export default`, but its CommonJS exports are the API itself.
+const mmap = mmapModule as unknown as (typeof mmapModule)['default'];
+const READ_WRITE = (mmap.PROT_READ | mmap.PROT_WRITE) as 3;
+
+export class MappedFile {
+  /** bytes is the mapping; words views it as u32 for aligned field access; atomics for the lock word. */
+  bytes: Buffer;
+  words: Uint32Array;
+  atomics: Int32Array;
+
+  constructor(readonly fd: number, readonly path: string) {
+    try {
+      this.bytes = mmap.map(MAX_FILE_SIZE, READ_WRITE, mmap.MAP_SHARED, fd, 0);
+    } catch (cause) {
+      throw new DataStoreError('IO_ERROR', `cannot map ${path}: ${(cause as Error).message}`, { cause });
+    }
+    this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, MAX_FILE_SIZE / 4);
+    this.atomics = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, MAX_FILE_SIZE / 4);
+  }
+
+  /** size is the file's length as the header records it: the bound of every access. */
+  get size(): number {
+    return this.words[Header.fileSize >>> 2]!;
+  }
+
+  /** growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS). */
+  growTo(newSize: number): void {
+    const oldSize = this.size;
+    const err = native.allocate(this.fd, oldSize, newSize - oldSize);
+    if (err !== 0) {
+      try { fs.ftruncateSync(this.fd, oldSize); } catch { /* the header still says oldSize; reopen checks it */ }
+      const cause = Object.assign(new Error(`posix_fallocate: errno ${err}`), { errno: err });
+      throw new DataStoreError('IO_ERROR', `cannot grow ${this.path} from ${oldSize} to ${newSize} bytes (errno ${err})`, { cause });
+    }
+    this.words[Header.fileSize >>> 2] = newSize;
+  }
+
+  /** flush writes the mapped pages to the file (msync) and waits for the disk. */
+  flush(): void {
+    try {
+      mmap.sync(this.bytes, 0, this.size, true, false);
+    } catch (cause) {
+      throw new DataStoreError('IO_ERROR', `cannot flush ${this.path}: ${(cause as Error).message}`, { cause });
+    }
+  }
+
+  /** close releases the descriptor and drops the views; the mapping goes when the Buffer is collected. */
+  close(): void {
+    fs.closeSync(this.fd);
+    const none = new Uint8Array(0);
+    this.bytes = Buffer.from(none.buffer);
+    this.words = new Uint32Array(0);
+    this.atomics = new Int32Array(0);
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * Table: the hash index over the heap's records, and the operations on records that keep both in step.
+ *
+ * The index is an open-addressed bucket array with linear probing. It grows by doubling, incrementally: a new
+ * array is allocated and every later change moves REHASH_STEP buckets from the old array to the new one, so no
+ * single call pays for the whole move. While an old array exists, a lookup probes the new array, then the old.
+ * Deletion from the current array shifts later buckets back (no tombstones); in the old array a moved or deleted
+ * bucket is marked BUCKET_MOVED so that probes continue past it.
+ *
+ * Record states are the truth: a record becomes live with one aligned store after its bytes and checksum are in
+ * place, and stops being live with one store before its chunk is reused. The index, counters and free lists are
+ * derived, and are rebuilt from the records after a crash (recovery.ts).
+ *
+ * Results of a lookup are left in fields (foundTable, foundCapacity, foundSlot) so that nothing is allocated per call.
+ */
+import {
+  BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_LOAD_DENOMINATOR,
+  MAX_LOAD_NUMERATOR, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
+  SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
+} from '../format/layout.js';
+import { recordChecksum } from '../format/record.js';
+import { hex } from '../format/header.js';
+import { Heap, corrupt } from './heap.js';
+import type { MappedFile } from './mapped-file.js';
+
+const H = (field: number): number => field >>> 2;
+/** Buckets moved from the old array per change: 16 per insert finishes a move long before the next doubling. */
+const REHASH_STEP = 16;
+const TWO_32 = 4294967296;
+
+export class Table {
+  readonly heap: Heap;
+  foundTable = 0;
+  foundCapacity = 0;
+  foundSlot = 0;
+
+  constructor(readonly file: MappedFile, maxSize: number) {
+    this.heap = new Heap(file, maxSize);
+  }
+
+  private get words(): Uint32Array { return this.file.words; }
+  private header(field: number): number { return this.file.words[H(field)]!; }
+  private setHeader(field: number, value: number): void { this.file.words[H(field)] = value; }
+
+  get recordCount(): number { return this.header(Header.recordCount); }
+
+  /** createIndex allocates the first bucket array of a new store. */
+  createIndex(capacity = MIN_TABLE_CAPACITY): void {
+    const table = this.allocTable(capacity);
+    this.setHeader(Header.tableOffset, table);
+    this.setHeader(Header.tableCapacity, capacity);
+  }
+
+  /** checkIndex validates the header's bucket arrays before they are used. */
+  checkIndex(): void {
+    this.checkTableSpan(this.header(Header.tableOffset), this.header(Header.tableCapacity), 'table');
+    const old = this.header(Header.oldTableOffset);
+    if (old !== 0) {
+      const oldCapacity = this.header(Header.oldTableCapacity);
+      this.checkTableSpan(old, oldCapacity, 'old table');
+      if (this.header(Header.rehashIndex) >= oldCapacity) throw corrupt(`rehashIndex ${this.header(Header.rehashIndex)} is past the old table's ${oldCapacity} buckets`);
+    }
+    if (this.header(Header.sweepIndex) >= this.header(Header.tableCapacity)) this.setHeader(Header.sweepIndex, 0);
+  }
+
+  private checkTableSpan(offset: number, capacity: number, name: string): void {
+    const w = this.words;
+    const ok = offset >= HEADER_SIZE && offset < this.header(Header.heapEnd) &&
+      capacity >= MIN_TABLE_CAPACITY && (capacity & (capacity - 1)) === 0 &&
+      w[H(offset + Span.kind)] === SPAN_TABLE && w[H(offset + Span.param)] === capacity &&
+      w[H(offset + Span.slabCount)] === slabsForTable(capacity) &&
+      offset + slabsForTable(capacity) * 65536 <= this.header(Header.heapEnd);
+    if (!ok) throw corrupt(`the ${name} at ${hex(offset)} with ${capacity} buckets is not a bucket array span`);
+  }
+
+  private allocTable(capacity: number): number {
+    const slabs = slabsForTable(capacity);
+    const span = this.heap.allocSpan(slabs, SPAN_TABLE, capacity);
+    this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
+    return span;
+  }
+
+  // ---- lookup ----
+
+  /** find returns the offset of the live record holding the key, or 0; the bucket is left in found*. */
+  find(key: Uint8Array, keyLength: number, hash: number): number {
+    const found = this.probe(this.header(Header.tableOffset), this.header(Header.tableCapacity), key, keyLength, hash);
+    if (found !== 0) return found;
+    const old = this.header(Header.oldTableOffset);
+    return old === 0 ? 0 : this.probe(old, this.header(Header.oldTableCapacity), key, keyLength, hash);
+  }
+
+  private probe(table: number, capacity: number, key: Uint8Array, keyLength: number, hash: number): number {
+    const w = this.words;
+    const base = H(table + SPAN_HEADER_SIZE);
+    const mask = capacity - 1;
+    let slot = hash & mask;
+    for (let n = 0; n < capacity; n++) {
+      const record = w[base + 2 * slot]!;
+      if (record === BUCKET_EMPTY) return 0;
+      if (record !== BUCKET_MOVED && w[base + 2 * slot + 1] === hash && this.keyEquals(record, key, keyLength)) {
+        this.foundTable = table;
+        this.foundCapacity = capacity;
+        this.foundSlot = slot;
+        return record;
+      }
+      slot = (slot + 1) & mask;
+    }
+    throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
+  }
+
+  private keyEquals(record: number, key: Uint8Array, keyLength: number): boolean {
+    this.checkLiveRecord(record);
+    const w = this.words;
+    if ((w[H(record + Record.keyLength)]! & 0xffff) !== keyLength) return false;
+    const bytes = this.file.bytes;
+    const start = record + RECORD_HEADER_SIZE;
+    for (let i = 0; i < keyLength; i++) if (bytes[start + i] !== key[i]) return false;
+    return true;
+  }
+
+  /** checkLiveRecord throws FILE_CORRUPT unless a live, well-formed record starts at offset. Returns its class. */
+  checkLiveRecord(offset: number): number {
+    const sizeClass = this.heap.classOfChunk(offset);
+    const w = this.words;
+    if (sizeClass < 0) throw corrupt(`a bucket points at ${hex(offset)}, which is not a record chunk`);
+    const keyLength = w[H(offset + Record.keyLength)]! & 0xffff;
+    const valueLength = w[H(offset + Record.valueLength)]!;
+    if (w[H(offset + Record.state)] !== RECORD_LIVE || keyLength === 0 || keyLength > MAX_KEY_BYTES ||
+      valueLength > MAX_VALUE_BYTES || RECORD_HEADER_SIZE + keyLength + valueLength > CHUNK_SIZES[sizeClass]!) {
+      throw corrupt(`the record at ${hex(offset)} is not a live record (state, key or value length out of range)`);
+    }
+    return sizeClass;
+  }
+
+  // ---- records ----
+
+  expiresAt(record: number): number {
+    const w = this.words;
+    return w[H(record + Record.expiresHigh)]! * TWO_32 + w[H(record + Record.expiresLow)]!;
+  }
+
+  valueStart(record: number): number {
+    return record + RECORD_HEADER_SIZE + (this.words[H(record + Record.keyLength)]! & 0xffff);
+  }
+
+  valueLength(record: number): number {
+    return this.words[H(record + Record.valueLength)]!;
+  }
+
+  /** checkChecksum throws FILE_CORRUPT when a record's bytes no longer match its checksum. */
+  checkChecksum(record: number): void {
+    const w = this.words;
+    const keyLength = w[H(record + Record.keyLength)]! & 0xffff;
+    const stored = w[H(record + Record.checksum)]!;
+    const actual = recordChecksum(this.file.bytes, record, keyLength, w[H(record + Record.valueLength)]!);
+    if (stored !== actual) throw corrupt(`the record at ${hex(record)} has checksum ${hex(stored)}; its bytes hash to ${hex(actual)}`);
+  }
+
+  /** keyAt decodes the key of a live record. */
+  keyAt(record: number): string {
+    const keyLength = this.words[H(record + Record.keyLength)]! & 0xffff;
+    return this.file.bytes.toString('utf8', record + RECORD_HEADER_SIZE, record + RECORD_HEADER_SIZE + keyLength);
+  }
+
+  /**
+   * insert stores a new record for a key known to be absent. value is JSON text of valueLength UTF-8 bytes.
+   * Room in the index is made before the chunk is taken, so a STORE_FULL leaves the store unchanged.
+   */
+  insert(key: Uint8Array, keyLength: number, hash: number, value: string, valueLength: number, expiresAt: number): void {
+    this.makeRoom();
+    const sizeClass = classFor(RECORD_HEADER_SIZE + keyLength + valueLength);
+    const record = this.heap.allocChunk(sizeClass);
+    const w = this.words;
+    const bytes = this.file.bytes;
+    w[H(record + Record.expiresLow)] = expiresAt % TWO_32;
+    w[H(record + Record.expiresHigh)] = Math.floor(expiresAt / TWO_32);
+    w[H(record + Record.keyLength)] = keyLength; // and the reserved u16 after it, 0
+    w[H(record + Record.valueLength)] = valueLength;
+    bytes.set(key.subarray(0, keyLength), record + RECORD_HEADER_SIZE);
+    bytes.write(value, record + RECORD_HEADER_SIZE + keyLength, valueLength, 'utf8');
+    w[H(record + Record.checksum)] = recordChecksum(bytes, record, keyLength, valueLength);
+    w[H(record + Record.state)] = RECORD_LIVE; // the record exists from this store on
+    this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
+    this.setHeader(Header.recordCount, this.recordCount + 1);
+    this.rehashStep(REHASH_STEP);
+  }
+
+  /** removeFound deletes the record that the last find returned. */
+  removeFound(record: number): void {
+    const sizeClass = this.checkLiveRecord(record);
+    this.words[H(record + Record.state)] = RECORD_FREE; // the record is gone from this store on
+    this.unplace(this.foundTable, this.foundCapacity, this.foundSlot);
+    this.heap.freeChunk(record, sizeClass);
+    this.setHeader(Header.recordCount, this.recordCount - 1);
+    this.rehashStep(REHASH_STEP);
+  }
+
+  // ---- bucket arrays ----
+
+  /** place puts (hash, record) in the first empty bucket of its probe sequence. */
+  place(table: number, capacity: number, hash: number, record: number): void {
+    const w = this.words;
+    const base = H(table + SPAN_HEADER_SIZE);
+    const mask = capacity - 1;
+    let slot = hash & mask;
+    for (let n = 0; n < capacity; n++) {
+      if (w[base + 2 * slot] === BUCKET_EMPTY) {
+        w[base + 2 * slot + 1] = hash;
+        w[base + 2 * slot] = record;
+        return;
+      }
+      slot = (slot + 1) & mask;
+    }
+    throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
+  }
+
+  /** unplace empties a bucket: in the old array by marking it moved, in the current one by shifting back. */
+  private unplace(table: number, capacity: number, slot: number): void {
+    const w = this.words;
+    const base = H(table + SPAN_HEADER_SIZE);
+    if (table === this.header(Header.oldTableOffset)) {
+      w[base + 2 * slot] = BUCKET_MOVED;
+      return;
+    }
+    const mask = capacity - 1;
+    let hole = slot;
+    let next = slot;
+    for (let n = 0; n < capacity; n++) {
+      next = (next + 1) & mask;
+      const record = w[base + 2 * next]!;
+      if (record === BUCKET_EMPTY) break;
+      const home = w[base + 2 * next + 1]! & mask;
+      // The entry at `next` may move back into the hole unless its home lies cyclically in (hole, next].
+      const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
+      if (!stays) {
+        w[base + 2 * hole + 1] = w[base + 2 * next + 1]!;
+        w[base + 2 * hole] = record;
+        hole = next;
+      }
+    }
+    w[base + 2 * hole] = BUCKET_EMPTY;
+    w[base + 2 * hole + 1] = 0;
+  }
+
+  /** makeRoom doubles the index before one more record would pass the load limit. */
+  private makeRoom(): void {
+    const capacity = this.header(Header.tableCapacity);
+    if ((this.recordCount + 1) * MAX_LOAD_DENOMINATOR <= capacity * MAX_LOAD_NUMERATOR) return;
+    while (this.header(Header.oldTableOffset) !== 0) this.rehashStep(capacity);
+    const table = this.allocTable(capacity * 2);
+    this.setHeader(Header.oldTableOffset, this.header(Header.tableOffset));
+    this.setHeader(Header.oldTableCapacity, capacity);
+    this.setHeader(Header.rehashIndex, 0);
+    this.setHeader(Header.tableOffset, table);
+    this.setHeader(Header.tableCapacity, capacity * 2);
+    this.setHeader(Header.sweepIndex, 0);
+  }
+
+  /** rehashStep moves up to `count` buckets from the old array; the old array is freed after its last bucket. */
+  private rehashStep(count: number): void {
+    const old = this.header(Header.oldTableOffset);
+    if (old === 0) return;
+    const w = this.words;
+    const oldCapacity = this.header(Header.oldTableCapacity);
+    const base = H(old + SPAN_HEADER_SIZE);
+    const table = this.header(Header.tableOffset);
+    const capacity = this.header(Header.tableCapacity);
+    let index = this.header(Header.rehashIndex);
+    for (const end = Math.min(oldCapacity, index + count); index < end; index++) {
+      const record = w[base + 2 * index]!;
+      if (record !== BUCKET_EMPTY && record !== BUCKET_MOVED) {
+        this.place(table, capacity, w[base + 2 * index + 1]!, record);
+        w[base + 2 * index] = BUCKET_MOVED;
+      }
+    }
+    if (index < oldCapacity) {
+      this.setHeader(Header.rehashIndex, index);
+      return;
+    }
+    this.setHeader(Header.oldTableOffset, 0);
+    this.setHeader(Header.oldTableCapacity, 0);
+    this.setHeader(Header.rehashIndex, 0);
+    this.heap.freeSpan(old, slabsForTable(oldCapacity));
+  }
+
+  /**
+   * sweep looks at up to `budget` buckets of the current array from the sweep cursor and deletes the records that
+   * expired at or before nowMs, so expired space comes back without anyone reading it. Returns how many it removed.
+   */
+  sweep(nowMs: number, budget: number): number {
+    const w = this.words;
+    const table = this.header(Header.tableOffset);
+    const capacity = this.header(Header.tableCapacity);
+    const base = H(table + SPAN_HEADER_SIZE);
+    let slot = this.header(Header.sweepIndex);
+    let removed = 0;
+    for (let n = 0; n < budget; n++) {
+      const record = w[base + 2 * slot]!;
+      if (record !== BUCKET_EMPTY) {
+        this.checkLiveRecord(record);
+        const expiresAt = this.expiresAt(record);
+        if (expiresAt !== 0 && expiresAt <= nowMs) {
+          this.foundTable = table;
+          this.foundCapacity = capacity;
+          this.foundSlot = slot;
+          this.removeFound(record);
+          removed++;
+          continue; // a later bucket may have shifted into this slot
+        }
+      }
+      slot = (slot + 1) & (capacity - 1);
+    }
+    if (this.header(Header.tableOffset) === table) this.setHeader(Header.sweepIndex, slot);
+    return removed;
+  }
+}

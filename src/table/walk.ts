@@ -1,0 +1,54 @@
+/**
+ * Walking the heap span by span, as recovery and verification do. Read-only.
+ */
+import {
+  CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
+  SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, SPAN_TABLE, Span, chunksPerSlab,
+} from '../format/layout.js';
+import { recordChecksum, spanChecksum } from '../format/record.js';
+import { hex } from '../format/header.js';
+import type { MappedFile } from './mapped-file.js';
+
+const H = (field: number): number => field >>> 2;
+
+export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
+
+/**
+ * spans lists the spans below heapEnd, or returns a problem string for the first span header that does not hold
+ * (bad checksum, unknown kind, a length that runs past heapEnd). No per-key objects: one entry per span.
+ */
+export function spans(file: MappedFile): SpanInfo[] | string {
+  const w = file.words;
+  const heapEnd = w[H(Header.heapEnd)]!;
+  const list: SpanInfo[] = [];
+  for (let offset = HEADER_SIZE; offset < heapEnd;) {
+    const kind = w[H(offset + Span.kind)]!;
+    const slabCount = w[H(offset + Span.slabCount)]!;
+    const param = w[H(offset + Span.param)]!;
+    if (w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
+    if (kind !== SPAN_RECORDS && kind !== SPAN_TABLE && kind !== SPAN_FREE) return `span at ${hex(offset)} has unknown kind ${hex(kind)}`;
+    if (slabCount < 1 || offset + slabCount * SLAB_SIZE > heapEnd) return `span at ${hex(offset)} claims ${slabCount} slabs, past heapEnd ${heapEnd}`;
+    if (kind === SPAN_RECORDS && (slabCount !== 1 || CHUNK_SIZES[param] === undefined)) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
+    list.push({ offset, kind, slabCount, param });
+    offset += slabCount * SLAB_SIZE;
+  }
+  return list;
+}
+
+/** forEachChunk calls fn with every chunk offset of a RECORDS span. */
+export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void {
+  const size = CHUNK_SIZES[span.param]!;
+  const first = span.offset + SPAN_HEADER_SIZE;
+  for (let i = 0, n = chunksPerSlab(size); i < n; i++) fn(first + i * size);
+}
+
+/** recordIsSound: live, lengths in range and inside the chunk, checksum matching. */
+export function recordIsSound(file: MappedFile, chunk: number, chunkSize: number): boolean {
+  const w = file.words;
+  if (w[H(chunk + Record.state)] !== RECORD_LIVE) return false;
+  const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
+  const valueLength = w[H(chunk + Record.valueLength)]!;
+  if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES) return false;
+  if (RECORD_HEADER_SIZE + keyLength + valueLength > chunkSize) return false;
+  return w[H(chunk + Record.checksum)] === recordChecksum(file.bytes, chunk, keyLength, valueLength);
+}
