@@ -6,17 +6,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 
 rmSync('dist', { recursive: true, force: true });
 mkdirSync('dist', { recursive: true });
-await build({
-  entryPoints: ['src/index.ts'],
-  outfile: 'dist/index.cjs',
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  packages: 'external',
-  sourcemap: true,
-  logLevel: 'warning',
-});
+const common = { bundle: true, platform: 'node', format: 'cjs', target: 'node20', packages: 'external', sourcemap: true, logLevel: 'warning' };
+await build({ ...common, entryPoints: ['src/index.ts'], outfile: 'dist/index.cjs' });
+await build({ ...common, entryPoints: ['src/format/index.ts'], outfile: 'dist/format.cjs' });
 writeFileSync('dist/index.mjs', [
   "import slabkv from './index.cjs';",
   'export const { DataStore, DataStoreError } = slabkv;',

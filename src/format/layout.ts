@@ -38,7 +38,12 @@ export const Header = {
   busy: 88, // run-time: 1 while a change is being made; found set under a stolen lock, the store is rebuilt
   classTable: 128, // classCount entries of CLASS_ENTRY_SIZE bytes
 } as const;
-export const CLASS_ENTRY_SIZE = 8; // u32 chunkSize, u32 freeHead
+export const CLASS_ENTRY_SIZE = 8;
+/** Class table entry, at Header.classTable + class * CLASS_ENTRY_SIZE. */
+export const ClassEntry = {
+  chunkSize: 0,
+  partialHead: 4, // first RECORDS slab of this class with a free chunk, or 0
+} as const;
 export const STATE_CLEAN = 0;
 export const STATE_OPEN = 1;
 export const LOCK_WAITERS = 0x80000000;
@@ -60,6 +65,14 @@ export const Span = {
   checksum: 12, // XXH32 of the 12 bytes before it
 } as const;
 export const SPAN_HEADER_SIZE = 16;
+/** A RECORDS span (always one slab) continues its header with the slab's allocation state, then its chunks. */
+export const Slab = {
+  liveCount: 16, // live records in the slab
+  freeHead: 20, // first free chunk of the slab, or 0
+  nextPartial: 24, // next slab of the class's partial list, or 0
+  prevPartial: 28, // previous slab of the class's partial list, or 0
+} as const;
+export const SLAB_HEADER_SIZE = 32; // the first chunk of a RECORDS slab
 /** Span kinds, four ASCII letters read as a u32 so they show in a hexdump. */
 export const SPAN_RECORDS = 0x53434552; // "RECS"
 export const SPAN_TABLE = 0x4c424154; // "TABL"
@@ -77,7 +90,7 @@ export const MAX_LOAD_DENOMINATOR = 4;
 /** Record: one chunk of a RECORDS span. */
 export const Record = {
   state: 0, // RECORD_FREE or RECORD_LIVE
-  checksum: 4, // live: XXH32 of bytes [8, 24 + keyLength + valueLength); free: offset of the next free chunk or 0
+  checksum: 4, // live: XXH32 of bytes [8, 24 + keyLength + valueLength); free: offset of the slab's next free chunk or 0
   expiresLow: 8, // u64 milliseconds since the Unix epoch, 0 = never; low half
   expiresHigh: 12,
   keyLength: 16, // u16
@@ -97,9 +110,9 @@ export const MAX_VALUE_BYTES = 16384;
 /** Seeds of the format's XXH32 uses. */
 export const HASH_SEED = 0; // key hash, record, span and header checksums all use seed 0
 
-/** chunksPerSlab is how many chunks of one size a RECORDS slab holds after its span header. */
+/** chunksPerSlab is how many chunks of one size a RECORDS slab holds after its header. */
 export function chunksPerSlab(chunkSize: number): number {
-  return Math.floor((SLAB_SIZE - SPAN_HEADER_SIZE) / chunkSize);
+  return Math.floor((SLAB_SIZE - SLAB_HEADER_SIZE) / chunkSize);
 }
 
 /** classFor returns the smallest size class whose chunk holds a record of recordSize bytes. */

@@ -1,13 +1,15 @@
 /**
  * rebuild: recovery after an unclean shutdown. Records are the truth; everything else is derived from them and
- * rebuilt: per-class free lists, the free span list, the bucket array and the record count.
+ * rebuilt: each slab's free list and live count, the partial lists, the free span list, the bucket array and the
+ * record count.
  *
  * It first checks every span header without writing (a damaged one refuses the file, unchanged), then drops live
  * records whose checksums fail (torn writes), reclaims expired ones, and indexes the rest. Two passes over the
  * records, no per-key JavaScript objects.
  */
 import {
-  CHUNK_SIZES, HEADER_SIZE, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE, SPAN_RECORDS, Span,
+  CHUNK_SIZES, Free, HEADER_SIZE, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
+  SPAN_FREE, SPAN_RECORDS, Slab, Span,
 } from '../format/layout.js';
 import { keyHash } from '../format/record.js';
 import { corrupt } from './heap.js';
@@ -45,43 +47,60 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   heap.setHeader(Header.fileSize, fileSize);
 
   const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, ms: 0 };
-  for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setFreeHead(c, 0);
+  for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setPartialHead(c, 0);
   heap.setHeader(Header.freeSpanHead, 0);
   heap.setHeader(Header.oldTableOffset, 0);
   heap.setHeader(Header.oldTableCapacity, 0);
   heap.setHeader(Header.rehashIndex, 0);
   heap.setHeader(Header.sweepIndex, 0);
 
-  // Pass 1: keep sound, unexpired records; free every other chunk; bucket arrays become free space, and free
-  // spans that touch are merged.
+  // Pass 1: keep sound, unexpired records and rebuild each slab's free list; bucket arrays and empty slabs become
+  // free space, and free spans that touch are merged.
   let lastFree = 0;
   let lastFreeSlabs = 0;
+  const freeSpace = (offset: number, slabCount: number): void => {
+    if (lastFree !== 0 && lastFree + lastFreeSlabs * SLAB_SIZE === offset) {
+      // lastFree is the head of the free span list: take it off, and put it back larger.
+      heap.setHeader(Header.freeSpanHead, w[H(lastFree + Span.param)]!);
+      lastFreeSlabs += slabCount;
+    } else {
+      lastFree = offset;
+      lastFreeSlabs = slabCount;
+    }
+    heap.freeSpan(lastFree, lastFreeSlabs);
+  };
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) {
-      if (lastFree !== 0 && lastFree + lastFreeSlabs * SLAB_SIZE === span.offset) {
-        // lastFree is the head of the free span list: take it off, and put it back larger.
-        heap.setHeader(Header.freeSpanHead, w[H(lastFree + Span.param)]!);
-        lastFreeSlabs += span.slabCount;
-      } else {
-        lastFree = span.offset;
-        lastFreeSlabs = span.slabCount;
-      }
-      heap.freeSpan(lastFree, lastFreeSlabs);
+      freeSpace(span.offset, span.slabCount);
       continue;
     }
     const size = CHUNK_SIZES[span.param]!;
+    let live = 0;
+    let freeHead = 0;
     forEachChunk(span, (chunk) => {
-      const live = w[H(chunk + Record.state)] === RECORD_LIVE;
-      if (live && recordIsSound(file, chunk, size)) {
+      const isLive = w[H(chunk + Record.state)] === RECORD_LIVE;
+      if (isLive && recordIsSound(file, chunk, size)) {
         const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
-        if (expiresAt === 0 || expiresAt > nowMs) { report.records++; return; }
+        if (expiresAt === 0 || expiresAt > nowMs) { live++; return; }
         report.expired++;
-      } else if (live) {
+      } else if (isLive) {
         report.dropped++;
       }
       w[H(chunk + Record.state)] = RECORD_FREE;
-      heap.freeChunk(chunk, span.param);
+      w[H(chunk + Free.next)] = freeHead; // the slab's free list comes out in descending order; any order is valid
+      freeHead = chunk;
     });
+    report.records += live;
+    if (live === 0) {
+      freeSpace(span.offset, 1);
+      span.kind = SPAN_FREE;
+      continue;
+    }
+    w[H(span.offset + Slab.liveCount)] = live;
+    w[H(span.offset + Slab.freeHead)] = freeHead;
+    w[H(span.offset + Slab.nextPartial)] = 0;
+    w[H(span.offset + Slab.prevPartial)] = 0;
+    if (freeHead !== 0) heap.linkPartial(span.offset, span.param);
   }
 
   // Pass 2: a fresh bucket array sized for what is left, then index every record.

@@ -3,7 +3,7 @@
  */
 import {
   CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, SPAN_TABLE, Span, chunksPerSlab,
+  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_TABLE, Span, chunksPerSlab,
 } from '../format/layout.js';
 import { recordChecksum, spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
@@ -38,7 +38,7 @@ export function spans(file: MappedFile): SpanInfo[] | string {
 /** forEachChunk calls fn with every chunk offset of a RECORDS span. */
 export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void {
   const size = CHUNK_SIZES[span.param]!;
-  const first = span.offset + SPAN_HEADER_SIZE;
+  const first = span.offset + SLAB_HEADER_SIZE;
   for (let i = 0, n = chunksPerSlab(size); i < n; i++) fn(first + i * size);
 }
 
