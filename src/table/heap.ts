@@ -18,7 +18,7 @@ import { DataStoreError } from '../api/errors.js';
 import type { MappedFile } from './mapped-file.js';
 
 const H = (field: number): number => field >>> 2;
-const MIN_GROWTH = 16 * SLAB_SIZE; // 1 MiB
+const MIN_GROWTH = SLAB_SIZE;
 const MAX_GROWTH = 1024 * SLAB_SIZE; // 64 MiB
 
 export function corrupt(message: string): DataStoreError {
@@ -211,7 +211,7 @@ export class Heap {
     if (!ok) throw corrupt(`free span list reaches ${hex(span)}, which is not a free span (or the list loops)`);
   }
 
-  /** growFor grows the file so that `end` bytes fit: by a quarter of its size, 1 to 64 MiB, within maxSize. */
+  /** growFor grows the file so that `end` bytes fit: by a quarter of its size (one slab to 64 MiB), within maxSize. */
   private growFor(end: number): void {
     if (end > this.maxSize) {
       throw new DataStoreError('STORE_FULL',

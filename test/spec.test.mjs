@@ -1,0 +1,206 @@
+// Holds the code to spec/FORMAT.md: its tables against src/format/layout.ts, its worked hexdump against the golden
+// fixture, and an independent decoder, written from the spec's numbers alone, against the library.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { DataStore } from 'slabkv';
+import { FIXTURE, PINNED_NOW, makeFixture } from '../scripts/make-fixture.mjs';
+import { scratch, throwsCode, withClock } from './helpers.mjs';
+
+const format = createRequire(import.meta.url)('slabkv/format');
+const spec = readFileSync(new URL('../spec/FORMAT.md', import.meta.url), 'utf8');
+const tmp = scratch();
+test.after(() => tmp.remove());
+
+/** rows of the first Markdown table after the heading, as arrays of cell texts (backticks removed). */
+function table(heading) {
+  const start = spec.indexOf(`\n${heading}\n`);
+  assert.ok(start >= 0, `spec has a section ${heading}`);
+  const lines = spec.slice(start + heading.length + 2).split('\n');
+  const first = lines.findIndex((line) => line.startsWith('|'));
+  const rows = [];
+  for (const line of lines.slice(first + 2)) {
+    if (!line.startsWith('|')) break;
+    rows.push(line.slice(1, -1).split(' | ').map((cell) => cell.trim().replace(/`/g, '')));
+  }
+  return rows;
+}
+
+/** fields maps each field name of a layout table to [offset, size]. */
+function fields(heading) {
+  return Object.fromEntries(table(heading).map(([offset, size, name]) => [name, [Number(offset), Number(size)]]));
+}
+
+const S = {
+  constants: Object.fromEntries(table('## 3. Constants').map(([name, value]) => [name, Number(value)])),
+  header: fields('### Header fields'),
+  classEntry: fields('### Size-class entry'),
+  classes: table('### Size classes').map(([c, size, per]) => ({ c: Number(c), size: Number(size), per: Number(per) })),
+  span: fields('### Span header'),
+  slab: fields('### Slab header (RECORDS spans)'),
+  record: fields('### Record'),
+  bucket: fields('### Bucket'),
+};
+
+test('constants in the spec are the code\'s', () => {
+  for (const [name, value] of Object.entries(S.constants)) assert.is(format[name], value, name);
+  assert.is(Object.keys(S.constants).length, 12);
+});
+
+test('header table matches layout.Header, field by field', () => {
+  assert.equal(Object.keys(S.header), Object.keys(format.Header));
+  for (const [name, [offset, size]] of Object.entries(S.header)) {
+    assert.is(format.Header[name], offset, name);
+    const expectedSize = name === 'magic' ? format.MAGIC.length : name === 'classTable' ? format.CHUNK_SIZES.length * format.CLASS_ENTRY_SIZE : 4;
+    assert.is(size, expectedSize, `${name} size`);
+  }
+  assert.ok(spec.includes(Array.from(format.MAGIC, (b) => b.toString(16).padStart(2, '0')).join(' ')), 'magic bytes');
+});
+
+test('size classes and every other structure table match the layout', () => {
+  assert.equal(S.classes.map((c) => c.size), format.CHUNK_SIZES);
+  for (const { size, per } of S.classes) assert.is(format.chunksPerSlab(size), per);
+  for (const [heading, rows, code] of [['class entry', S.classEntry, format.ClassEntry], ['span', S.span, format.Span],
+    ['slab', S.slab, format.Slab], ['record', S.record, format.Record], ['bucket', S.bucket, format.Bucket]]) {
+    const listed = Object.fromEntries(Object.entries(rows).map(([name, [offset]]) => [name, offset]));
+    assert.equal(listed, { ...code }, heading);
+  }
+  assert.is(S.record.key[0], format.RECORD_HEADER_SIZE);
+});
+
+test('the worked hexdump is the fixture, line by line', () => {
+  const block = spec.slice(spec.indexOf('```hexdump\n') + 11, spec.indexOf('```', spec.indexOf('```hexdump\n') + 11));
+  const bytes = readFileSync(FIXTURE);
+  const lines = block.trim().split('\n');
+  assert.ok(lines.length > 15);
+  for (const line of lines) {
+    const [, address, hex] = /^([0-9a-f]{8}): ((?:[0-9a-f]{4} ?){8})/.exec(line);
+    const expected = Buffer.from(hex.replace(/ /g, ''), 'hex');
+    assert.ok(bytes.subarray(parseInt(address, 16), parseInt(address, 16) + 16).equals(expected), `line ${address}`);
+  }
+});
+
+test('the fixture is reproducible from scripts/make-fixture.mjs', () => {
+  const again = tmp.file('fixture-again.slabkv');
+  makeFixture(again);
+  assert.ok(readFileSync(again).equals(readFileSync(FIXTURE)));
+});
+
+test('the golden fixture opens and reads exactly', () => {
+  const copy = tmp.file('golden.slabkv');
+  copyFileSync(FIXTURE, copy);
+  const db = new DataStore(copy);
+  assert.is(db.stats().recovered, null);
+  assert.equal(db.read('user:1'), { name: 'Ada' });
+  assert.is(db.readText('user:1'), '{"name":"Ada"}');
+  assert.not.ok(db.has('session')); // expired at 2026-01-01T00:01:00Z
+  withClock(PINNED_NOW - Date.now() + 59_000, () => assert.equal(db.read('session'), { user: 1 }));
+  db.close();
+});
+
+/**
+ * listLive decodes a store file with only the spec's numbers (section 12): walk the spans, take live records
+ * whose checksums hold and that have not expired.
+ */
+function listLive(bytes, now) {
+  const u32 = (offset) => bytes.readUInt32LE(offset);
+  const C = S.constants;
+  assert.ok(bytes.subarray(0, 16).equals(Buffer.from('89736c61626b760d0a1a0a0000000000', 'hex')));
+  assert.is(u32(S.header.formatVersion[0]), 1);
+  const heapEnd = u32(S.header.heapEnd[0]);
+  const RECS = 0x53434552;
+  const out = new Map();
+  for (let span = C.HEADER_SIZE; span < heapEnd; span += C.SLAB_SIZE * u32(span + S.span.slabCount[0])) {
+    assert.is(u32(span + S.span.checksum[0]), format.xxh32(bytes, span, span + 12), `span ${span} checksum`);
+    if (u32(span + S.span.kind[0]) !== RECS) continue;
+    const size = S.classes[u32(span + S.span.param[0])].size;
+    for (let chunk = span + C.SLAB_HEADER_SIZE; chunk + size <= span + C.SLAB_SIZE; chunk += size) {
+      if (u32(chunk + S.record.state[0]) !== 1) continue;
+      const keyLength = bytes.readUInt16LE(chunk + S.record.keyLength[0]);
+      const valueLength = u32(chunk + S.record.valueLength[0]);
+      const end = chunk + C.RECORD_HEADER_SIZE + keyLength + valueLength;
+      if (u32(chunk + S.record.checksum[0]) !== format.xxh32(bytes, chunk + S.record.expiresLow[0], end)) continue;
+      const expires = u32(chunk + S.record.expiresHigh[0]) * 2 ** 32 + u32(chunk + S.record.expiresLow[0]);
+      if (expires !== 0 && expires <= now) continue;
+      const keyStart = chunk + C.RECORD_HEADER_SIZE;
+      out.set(bytes.toString('utf8', keyStart, keyStart + keyLength), bytes.toString('utf8', keyStart + keyLength, end));
+    }
+  }
+  return out;
+}
+
+test('a decoder written from the spec alone lists exactly the live keys and values', () => {
+  assert.equal([...listLive(readFileSync(FIXTURE), PINNED_NOW)], [['user:1', '{"name":"Ada"}'], ['session', '{"user":1}']]);
+  const path = tmp.file('decode.slabkv');
+  const db = new DataStore(path);
+  const expected = new Map();
+  for (let i = 0; i < 30000; i++) {
+    const key = i % 5 ? `key:${i}` : `ключ-😀-${i}`;
+    const value = { i, text: 'é'.repeat(i % 3000) };
+    db.create(key, value, i % 7 === 0 ? 1 : undefined);
+    if (i % 7 !== 0) expected.set(key, JSON.stringify(value));
+    if (i % 11 === 0) { db.delete(key); expected.delete(key); }
+  }
+  db.close();
+  const decoded = listLive(readFileSync(path), Date.now() + 2000); // the 1 s TTLs have passed by then
+  assert.is(decoded.size, expected.size);
+  for (const [key, value] of expected) assert.is(decoded.get(key), value, key);
+});
+
+test('damage at each header offset the spec lists is refused with the spec\'s error, the file unchanged', () => {
+  const original = readFileSync(FIXTURE);
+  for (const [name, [offset, size]] of Object.entries(S.header)) {
+    for (const at of new Set([offset, offset + size - 1])) {
+      const damaged = Buffer.from(original);
+      damaged[at] ^= 0xff;
+      const path = tmp.file(`hdr-${name}-${at}.slabkv`);
+      writeFileSync(path, damaged);
+      const expected = name === 'magic' || name === 'formatVersion' ? 'FILE_INVALID' : 'FILE_CORRUPT';
+      throwsCode(() => new DataStore(path), expected);
+      assert.ok(readFileSync(path).equals(damaged), `${name}@${at} left unchanged`);
+    }
+  }
+  // The class table too: a chunk size that is not the spec's.
+  const damaged = Buffer.from(original);
+  damaged[format.Header.classTable + 5 * 8] ^= 0x08;
+  writeFileSync(tmp.file('class.slabkv'), damaged);
+  throwsCode(() => new DataStore(tmp.file('class.slabkv')), 'FILE_CORRUPT');
+});
+
+test('a record whose bytes no longer match its checksum is FILE_CORRUPT, never returned', () => {
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged[0x11040] ^= 0x01; // a byte of user:1's value
+  const path = tmp.file('record.slabkv');
+  writeFileSync(path, damaged);
+  const db = new DataStore(path);
+  throwsCode(() => db.read('user:1'), 'FILE_CORRUPT');
+  db.close();
+});
+
+test('a damaged span header in a file left open refuses recovery, file unchanged', () => {
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged.writeUInt32LE(1, format.Header.state); // as if the writer had died
+  damaged[0x11004] ^= 0x02; // RECORDS span slabCount
+  const path = tmp.file('span.slabkv');
+  writeFileSync(path, damaged);
+  throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
+  assert.ok(readFileSync(path).equals(damaged));
+});
+
+test('recovery of a file left open drops a torn record and keeps the rest', () => {
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged.writeUInt32LE(1, format.Header.state);
+  damaged[0x11040] ^= 0x01; // user:1 torn
+  const path = tmp.file('torn.slabkv');
+  writeFileSync(path, damaged);
+  const db = withClock(PINNED_NOW - Date.now(), () => new DataStore(path));
+  const { recovered } = db.stats();
+  assert.is(recovered.dropped, 1);
+  assert.is(recovered.records, 1);
+  assert.not.ok(db.has('user:1'));
+  withClock(PINNED_NOW - Date.now(), () => assert.equal(db.read('session'), { user: 1 }));
+  db.close();
+});
+
+test.run();
