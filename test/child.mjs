@@ -1,4 +1,5 @@
 // A helper process for the tests: node test/child.mjs <mode> <path> [args...]; prints one JSON line per event.
+import { openSync, writeSync } from 'node:fs';
 import { DataStore } from 'slabkv';
 
 const [mode, path, ...args] = process.argv.slice(2);
@@ -18,10 +19,13 @@ if (mode === 'try-open') {
   say({ holding: true, pid: process.pid });
   process.stdin.on('data', () => { db.close(); say({ closed: true }); process.exit(0); });
 } else if (mode === 'write-forever') {
-  // Creates and deletes keys, reporting each call before and after; the parent kills it with SIGKILL.
+  // Creates and deletes keys, logging each call before and after; the parent kills it with SIGKILL. The log is a
+  // file written with write(2): a pipe would queue lines in this process when full, and lose them at the kill.
   const db = new DataStore(path);
   const start = Number(args[0] ?? 0);
-  say({ ready: true });
+  const log = openSync(args[1], 'w');
+  const say = (event) => writeSync(log, JSON.stringify(event) + '\n');
+  process.stdout.write(JSON.stringify({ ready: true }) + '\n');
   for (let i = start; ; i++) {
     // Each change is announced before it is made, so the parent knows which one was in flight when it was killed.
     const key = `w:${i}`;

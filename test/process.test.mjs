@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DataStore } from 'slabkv';
 import { scratch, throwsCode } from './helpers.mjs';
@@ -69,14 +70,16 @@ test('kill -9 during writes loses nothing that returned', async () => {
   let next = 0;
   const expected = new Map();
   for (let round = 0; round < 20; round++) {
-    const writer = startChild(['write-forever', path, String(next)], (e) => e.created !== undefined);
+    const log = tmp.file(`writer-${round}.log`);
+    const writer = startChild(['write-forever', path, String(next), log], (e) => e.ready);
     await writer.ready;
     await new Promise((resolve) => setTimeout(resolve, 10 + ((round * 37) % 120)));
     writer.child.kill('SIGKILL');
     await writer.exited;
     // A change announced but not reported done was in flight: it may or may not have happened, wholly.
     let inFlight;
-    for (const event of writer.events) {
+    const events = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    for (const event of events) {
       if (event.creating || event.deleting) inFlight = event.creating ?? event.deleting;
       if (event.created) { expected.set(event.created, true); inFlight = undefined; }
       if (event.deleted) { expected.set(event.deleted, false); inFlight = undefined; }
