@@ -88,6 +88,8 @@ test('kill -9 during writes loses nothing that returned', async () => {
     next += 100000;
     const db = new DataStore(path);
     assert.ok(db.stats().recovered, `round ${round}: recovered`);
+    const report = db.verify();
+    assert.ok(report.ok, report.problems.join('; '));
     for (const [key, live] of expected) {
       if (live) {
         const i = Number(key.slice(2));

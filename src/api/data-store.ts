@@ -14,6 +14,7 @@ import { DataStoreError } from './errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from './shared-store.js';
 import type { RecoveryReport } from '../table/recovery.js';
+import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
 import { checkKey, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type JsonObject } from './validate.js';
 
 const H = (field: number): number => field >>> 2;
@@ -46,9 +47,11 @@ export class DataStore {
   readonly path: string;
   #store: SharedStore | null;
   readonly #maxSize: number;
+  readonly #syncEachChange: boolean;
 
   constructor(path?: string, options?: DataStoreOptions) {
-    const { maxFileSize } = checkOptions(options);
+    const { maxFileSize, durability } = checkOptions(options);
+    this.#syncEachChange = durability === 'always';
     this.#maxSize = HEADER_SIZE + Math.floor((maxFileSize - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
     this.path = resolveStoreFile(path === undefined ? defaultStorePath() : path);
     this.#store = SharedStore.open(this.path, this.#maxSize);
@@ -178,6 +181,32 @@ export class DataStore {
     }
   }
 
+  /**
+   * verify checks every structure and checksum of the file and reports what it found, changing nothing. It reads
+   * the whole file: O(size of the file).
+   */
+  verify(): VerifyReport {
+    const store = this.#open();
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      return verifyTable(store.table, Date.now());
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /** flush writes every change so far to the disk (msync), so that it survives power loss. */
+  flush(): void {
+    const store = this.#open();
+    store.lock.enter();
+    try {
+      store.file.flush();
+    } finally {
+      store.lock.leave();
+    }
+  }
+
   /** close flushes and releases the file when this is the process's last handle. A second close does nothing. */
   close(): void {
     const store = this.#store;
@@ -202,11 +231,12 @@ export class DataStore {
 
   #endChange(store: SharedStore): void {
     store.file.words[H(Header.busy)] = 0;
+    if (this.#syncEachChange) store.file.flush();
   }
 
   /** Refusals (KEY_EXISTS, KEY_NOT_FOUND, STORE_FULL, IO_ERROR) are thrown before anything is half-changed. */
   #endChangeIfConsistent(store: SharedStore, error: unknown): void {
-    if (error instanceof DataStoreError && error.code !== 'FILE_CORRUPT') this.#endChange(store);
+    if (error instanceof DataStoreError && error.code !== 'FILE_CORRUPT') store.file.words[H(Header.busy)] = 0;
   }
 }
 

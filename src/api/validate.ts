@@ -54,19 +54,27 @@ export function expiryFor(ttlSeconds: unknown, nowMs: number): number {
 export interface DataStoreOptions {
   /** The file never grows past this many bytes. Default and ceiling: 1 GiB (1,073,741,824). */
   maxFileSize?: number;
+  /**
+   * 'flush' (default): changes reach the disk at flush() and close(), and whenever the OS writes pages back; they
+   * survive a crash of the process at once. 'always': every create and delete is on disk before it returns.
+   */
+  durability?: 'flush' | 'always';
 }
 
-export function checkOptions(options: unknown): { maxFileSize: number } {
-  if (options === undefined) return { maxFileSize: MAX_FILE_SIZE };
+export function checkOptions(options: unknown): Required<DataStoreOptions> {
+  if (options === undefined) return { maxFileSize: MAX_FILE_SIZE, durability: 'flush' };
   if (typeof options !== 'object' || options === null) {
     throw new DataStoreError('OPTION_INVALID', `options must be an object; got ${describe(options)}`);
   }
-  const { maxFileSize = MAX_FILE_SIZE } = options as DataStoreOptions;
+  const { maxFileSize = MAX_FILE_SIZE, durability = 'flush' } = options as DataStoreOptions;
+  if (durability !== 'flush' && durability !== 'always') {
+    throw new DataStoreError('OPTION_INVALID', `durability must be 'flush' or 'always'; got ${describe(durability)}`);
+  }
   if (typeof maxFileSize !== 'number' || !Number.isSafeInteger(maxFileSize) || maxFileSize < MIN_FILE_SIZE || maxFileSize > MAX_FILE_SIZE) {
     throw new DataStoreError('OPTION_INVALID',
       `maxFileSize must be a whole number of bytes from ${MIN_FILE_SIZE} to ${MAX_FILE_SIZE}; got ${describe(maxFileSize)}`);
   }
-  return { maxFileSize };
+  return { maxFileSize, durability };
 }
 
 function describe(value: unknown): string {

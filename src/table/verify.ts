@@ -1,0 +1,127 @@
+/**
+ * verify: a read-only check of every structure and checksum of an open store. It reports problems as sentences
+ * and changes nothing. Transient memory: one bit per 8 bytes of heap, to see each record indexed exactly once.
+ */
+import {
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
+  SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, Slab, Span, chunksPerSlab,
+} from '../format/layout.js';
+import { keyHash } from '../format/record.js';
+import { hex } from '../format/header.js';
+import { forEachChunk, recordIsSound, spans } from './walk.js';
+import type { Table } from './table.js';
+
+const H = (field: number): number => field >>> 2;
+const TWO_32 = 4294967296;
+const MAX_PROBLEMS = 100;
+
+export interface VerifyReport {
+  /** true when no problem was found */
+  ok: boolean;
+  /** live records that have not expired */
+  keys: number;
+  /** live records, expired or not */
+  records: number;
+  /** what is wrong, one sentence each (at most 100) */
+  problems: string[];
+}
+
+export function verify(table: Table, nowMs: number): VerifyReport {
+  const file = table.file;
+  const heap = table.heap;
+  const w = file.words;
+  const problems: string[] = [];
+  const problem = (text: string): void => { if (problems.length < MAX_PROBLEMS) problems.push(text); };
+  const report = (): VerifyReport => ({ ok: problems.length === 0, keys, records, problems });
+  let keys = 0;
+  let records = 0;
+
+  const list = spans(file);
+  if (typeof list === 'string') { problem(list); return report(); }
+  const heapEnd = heap.header(Header.heapEnd);
+  const indexed = new Uint8Array(Math.ceil((heapEnd - HEADER_SIZE) / 64)); // one bit per 8-byte unit
+  const bit = (offset: number): [number, number] => [(offset - HEADER_SIZE) >>> 6, 1 << (((offset - HEADER_SIZE) >>> 3) & 7)];
+
+  // Records, slab by slab: soundness, the slab's own free list and live count.
+  let freeSpans = 0;
+  for (const span of list) {
+    if (span.kind === SPAN_FREE) freeSpans++;
+    if (span.kind !== SPAN_RECORDS) continue;
+    const size = CHUNK_SIZES[span.param]!;
+    let live = 0;
+    forEachChunk(span, (chunk) => {
+      if (w[H(chunk + Record.state)] !== RECORD_LIVE) return;
+      if (!recordIsSound(file, chunk, size)) { problem(`record at ${hex(chunk)} is damaged (lengths or checksum)`); return; }
+      live++;
+      const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
+      if (expiresAt === 0 || expiresAt > nowMs) keys++;
+      const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
+      const key = file.bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
+      try {
+        if (table.find(key, keyLength, keyHash(key, keyLength)) !== chunk) problem(`record at ${hex(chunk)} (key ${JSON.stringify(table.keyAt(chunk))}) is not found through the index`);
+      } catch (error) {
+        problem(`looking up the key of ${hex(chunk)}: ${(error as Error).message}`);
+      }
+    });
+    records += live;
+    if (w[H(span.offset + Slab.liveCount)] !== live) problem(`slab ${hex(span.offset)} counts ${w[H(span.offset + Slab.liveCount)]} live records; it holds ${live}`);
+    let free = 0;
+    const capacity = chunksPerSlab(size);
+    for (let chunk = w[H(span.offset + Slab.freeHead)]!; chunk !== 0; chunk = w[H(chunk + Record.checksum)]!) {
+      if (heap.slabOf(chunk) !== span.offset || heap.classOfChunk(chunk) !== span.param || w[H(chunk + Record.state)] === RECORD_LIVE || ++free > capacity) {
+        problem(`free list of slab ${hex(span.offset)} reaches ${hex(chunk)}, not a free chunk of the slab (or it loops)`);
+        break;
+      }
+    }
+    if (free + live !== capacity && problems.length === 0) problem(`slab ${hex(span.offset)} has ${capacity - live} free chunks; its free list has ${free}`);
+  }
+  if (heap.header(Header.recordCount) !== records) problem(`header counts ${heap.header(Header.recordCount)} records; the slabs hold ${records}`);
+
+  // Partial lists: each a chain of slabs of its class with a free chunk, linked both ways.
+  const slabCount = (heapEnd - HEADER_SIZE) / SLAB_SIZE;
+  for (let c = 0; c < CHUNK_SIZES.length; c++) {
+    let previous = 0;
+    let steps = 0;
+    for (let slab = heap.partialHead(c); slab !== 0; slab = w[H(slab + Slab.nextPartial)]!) {
+      if (heap.classOfSlab(slab) !== c || w[H(slab + Slab.freeHead)] === 0 || w[H(slab + Slab.prevPartial)] !== previous || ++steps > slabCount) {
+        problem(`partial list of size class ${c} reaches ${hex(slab)}, which does not belong on it (or it loops)`);
+        break;
+      }
+      previous = slab;
+    }
+  }
+
+  // Free span list: every FREE span once.
+  let listed = 0;
+  for (let span = heap.header(Header.freeSpanHead); span !== 0; span = w[H(span + Span.param)]!) {
+    if (span < HEADER_SIZE || span >= heapEnd || (span - HEADER_SIZE) % SLAB_SIZE !== 0 || w[H(span + Span.kind)] !== SPAN_FREE || ++listed > freeSpans) {
+      problem(`free span list reaches ${hex(span)}, not a free span (or it loops)`);
+      break;
+    }
+  }
+  if (listed !== freeSpans && problems.length === 0) problem(`the heap has ${freeSpans} free spans; the free span list has ${listed}`);
+
+  // The index: every bucket points at a sound live record with the key's hash, each record once.
+  let buckets = 0;
+  const arrays: Array<[number, number]> = [[heap.header(Header.tableOffset), heap.header(Header.tableCapacity)]];
+  if (heap.header(Header.oldTableOffset) !== 0) arrays.push([heap.header(Header.oldTableOffset), heap.header(Header.oldTableCapacity)]);
+  for (const [offset, capacity] of arrays) {
+    const base = H(offset + SPAN_HEADER_SIZE);
+    for (let slot = 0; slot < capacity; slot++) {
+      const record = w[base + 2 * slot]!;
+      if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
+      buckets++;
+      const sizeClass = heap.classOfChunk(record);
+      if (sizeClass < 0 || !recordIsSound(file, record, CHUNK_SIZES[sizeClass]!)) { problem(`bucket ${slot} of ${hex(offset)} points at ${hex(record)}, not a sound live record`); continue; }
+      const keyLength = w[H(record + Record.keyLength)]! & 0xffff;
+      if (keyHash(file.bytes.subarray(record + RECORD_HEADER_SIZE, record + RECORD_HEADER_SIZE + keyLength), keyLength) !== w[base + 2 * slot + 1]) {
+        problem(`bucket ${slot} of ${hex(offset)} holds a hash that is not its key's`);
+      }
+      const [byte, mask] = bit(record);
+      if (indexed[byte]! & mask) problem(`record ${hex(record)} is in the index twice`);
+      indexed[byte] = indexed[byte]! | mask;
+    }
+  }
+  if (buckets !== records && problems.length === 0) problem(`the index has ${buckets} buckets in use for ${records} records`);
+  return report();
+}
