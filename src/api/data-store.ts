@@ -8,7 +8,7 @@
  * Caveats: one process at a time (another gets STORE_LOCKED); handles and worker threads of that process share the
  * store. Durability against power loss needs flush(); a process crash loses nothing that returned.
  */
-import { HEADER_SIZE, Header, MAX_KEY_BYTES, SLAB_SIZE } from '../format/layout.js';
+import { HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { keyHash } from '../format/record.js';
 import { DataStoreError } from './errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
@@ -60,8 +60,8 @@ export class DataStore {
   /** create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. */
   create(key: string, value: JsonObject, ttlSeconds?: number): void {
     const store = this.#open();
-    checkKey(key);
-    const { json, bytes } = encodeValue(value); // may run the value's toJSON, so before keyBytes is filled
+    encodeKey(key); // checks the key first
+    const { json, bytes } = encodeValue(value); // may run the value's toJSON, which may use keyBytes
     const now = Date.now();
     const expiresAt = expiryFor(ttlSeconds, now);
     const keyLength = encodeKey(key);
@@ -98,7 +98,6 @@ export class DataStore {
   /** readText returns the stored JSON text of key's value, without parsing it. */
   readText(key: string): string {
     const store = this.#open();
-    checkKey(key);
     const keyLength = encodeKey(key);
     const hash = keyHash(keyBytes, keyLength);
     const table = store.table;
@@ -108,8 +107,7 @@ export class DataStore {
       const found = table.find(keyBytes, keyLength, hash);
       if (found === 0 || isExpired(table.expiresAt(found), Date.now())) throw notFound(key);
       table.checkChecksum(found);
-      const start = table.valueStart(found);
-      return store.file.bytes.toString('utf8', start, start + table.valueLength(found));
+      return table.valueText(found);
     } finally {
       store.lock.leave();
     }
@@ -118,7 +116,6 @@ export class DataStore {
   /** has tells whether key is live: false for missing and expired keys. */
   has(key: string): boolean {
     const store = this.#open();
-    checkKey(key);
     const keyLength = encodeKey(key);
     const hash = keyHash(keyBytes, keyLength);
     const table = store.table;
@@ -135,7 +132,6 @@ export class DataStore {
   /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
   delete(key: string): void {
     const store = this.#open();
-    checkKey(key);
     const keyLength = encodeKey(key);
     const hash = keyHash(keyBytes, keyLength);
     const table = store.table;
@@ -240,8 +236,21 @@ export class DataStore {
   }
 }
 
-/** encodeKey writes a checked key's UTF-8 bytes into keyBytes; returns their count. */
-function encodeKey(key: string): number {
+/**
+ * encodeKey checks key and writes its UTF-8 bytes into keyBytes; returns their count. Keys of at most 32 ASCII
+ * characters, the common case, are copied in one pass with no further check.
+ */
+function encodeKey(key: unknown): number {
+  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_CHARS) {
+    let i = 0;
+    for (const n = key.length; i < n; i++) {
+      const code = key.charCodeAt(i);
+      if (code >= 0x80) break;
+      keyBytes[i] = code;
+    }
+    if (i === key.length) return i;
+  }
+  checkKey(key);
   return keyBytes.write(key, 0, 'utf8');
 }
 

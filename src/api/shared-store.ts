@@ -72,10 +72,11 @@ export class SharedStore {
   /** prepare runs in the first thread of the process to open the file: create, check, or recover it, then mark it open. */
   private prepare(sizeOnDisk: number): void {
     const bytes = this.file.bytes;
+    const clean = sizeOnDisk > 0 && isClean(bytes);
     if (sizeOnDisk === 0) {
       writeNewHeader(bytes, NEW_FILE_SIZE);
       this.table.createIndex();
-    } else if (isClean(bytes)) {
+    } else if (clean) {
       this.table.checkIndex();
     } else {
       this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
@@ -84,7 +85,9 @@ export class SharedStore {
     this.file.words[H(Header.busy)] = 0;
     this.lock.reset();
     this.file.words[H(Header.state)] = STATE_OPEN;
-    this.file.flush(); // the file says "open" on disk before anything in it changes
+    // The file says "open" on disk before anything in it changes. A clean open changed the header alone.
+    if (clean) this.file.flushHeader();
+    else this.file.flush();
   }
 
   /** recoverIfInterrupted rebuilds the store when the last change under the lock did not finish. Lock held. */
@@ -110,7 +113,7 @@ export class SharedStore {
         }
         this.file.words[H(Header.ownerPid)] = 0;
         sealHeader(this.file.bytes);
-        this.file.flush();
+        this.file.flushHeader();
         prepared = false; // a thread that opens it again must check and mark it open again
       }
     } finally {

@@ -36,6 +36,7 @@ export const Header = {
   lockWord: 80, // run-time: token of the thread holding the store, | LOCK_WAITERS
   ownerPid: 84, // run-time: pid of the process that has the file open
   busy: 88, // run-time: 1 while a change is being made; found set under a stolen lock, the store is rebuilt
+  expiringCount: 92, // records with an expiry time (expired or not); the expiry sweep runs only when it is > 0
   classTable: 128, // classCount entries of CLASS_ENTRY_SIZE bytes
 } as const;
 export const CLASS_ENTRY_SIZE = 8;
@@ -115,10 +116,13 @@ export function chunksPerSlab(chunkSize: number): number {
   return Math.floor((SLAB_SIZE - SLAB_HEADER_SIZE) / chunkSize);
 }
 
+/** CLASS_BY_EIGHTHS[ceil(size / 8)] is the size class of a record of `size` bytes (a table, not a search). */
+const CLASS_BY_EIGHTHS = Uint8Array.from({ length: CHUNK_SIZES[CHUNK_SIZES.length - 1]! / 8 + 1 }, (_, eighths) =>
+  CHUNK_SIZES.findIndex((size) => size >= eighths * 8));
+
 /** classFor returns the smallest size class whose chunk holds a record of recordSize bytes. */
 export function classFor(recordSize: number): number {
-  for (let c = 0; c < CHUNK_SIZES.length; c++) if (CHUNK_SIZES[c]! >= recordSize) return c;
-  return -1;
+  return CLASS_BY_EIGHTHS[(recordSize + 7) >>> 3]!;
 }
 
 /** slabsForTable is how many slabs a TABLE span of the given bucket capacity takes. */

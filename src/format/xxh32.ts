@@ -25,7 +25,12 @@ function readU32(b: Uint8Array, i: number): number {
   return (b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24)) | 0;
 }
 
-export function xxh32(bytes: Uint8Array, start: number, end: number, seed = 0): number {
+/**
+ * words, when given, is a Uint32Array over the same memory as bytes (same byteOffset, 4-aligned): with a 4-aligned
+ * start, the 16-byte stripes are then read a word at a time, which is several times faster on long inputs.
+ * The result is the same either way (words are little-endian on every platform Node runs on).
+ */
+export function xxh32(bytes: Uint8Array, start: number, end: number, seed = 0, words?: Uint32Array): number {
   let i = start;
   let acc: number;
   if (end - start >= 16) {
@@ -34,6 +39,14 @@ export function xxh32(bytes: Uint8Array, start: number, end: number, seed = 0): 
     let v3 = seed | 0;
     let v4 = (seed - PRIME1) | 0;
     const limit = end - 16;
+    if (words !== undefined && (start & 3) === 0) {
+      for (let w = start >>> 2; i <= limit; i += 16, w += 4) {
+        v1 = round(v1, words[w]! | 0);
+        v2 = round(v2, words[w + 1]! | 0);
+        v3 = round(v3, words[w + 2]! | 0);
+        v4 = round(v4, words[w + 3]! | 0);
+      }
+    }
     while (i <= limit) {
       v1 = round(v1, readU32(bytes, i));
       v2 = round(v2, readU32(bytes, i + 4));

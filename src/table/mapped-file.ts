@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import mmapModule from '@riaskov/mmap-io';
-import { Header, MAX_FILE_SIZE } from '../format/layout.js';
+import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
 import { native } from '../native.js';
 import { DataStoreError } from '../api/errors.js';
 
@@ -48,8 +48,17 @@ export class MappedFile {
 
   /** flush writes the mapped pages to the file (msync) and waits for the disk. */
   flush(): void {
+    this.sync(this.size);
+  }
+
+  /** flushHeader writes the header page alone: O(1), for the open and close marks. */
+  flushHeader(): void {
+    this.sync(HEADER_SIZE);
+  }
+
+  private sync(length: number): void {
     try {
-      mmap.sync(this.bytes, 0, this.size, true, false);
+      mmap.sync(this.bytes, 0, length, true, false);
     } catch (cause) {
       throw new DataStoreError('IO_ERROR', `cannot flush ${this.path}: ${(cause as Error).message}`, { cause });
     }

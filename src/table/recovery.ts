@@ -1,7 +1,7 @@
 /**
  * rebuild: recovery after an unclean shutdown. Records are the truth; everything else is derived from them and
  * rebuilt: each slab's free list and live count, the partial lists, the free span list, the bucket array and the
- * record count.
+ * record counts.
  *
  * It first checks every span header without writing (a damaged one refuses the file, unchanged), then drops live
  * records whose checksums fail (torn writes), reclaims expired ones, and indexes the rest. Two passes over the
@@ -58,6 +58,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   // free space, and free spans that touch are merged.
   let lastFree = 0;
   let lastFreeSlabs = 0;
+  let expiring = 0;
   const freeSpace = (offset: number, slabCount: number): void => {
     if (lastFree !== 0 && lastFree + lastFreeSlabs * SLAB_SIZE === offset) {
       // lastFree is the head of the free span list: take it off, and put it back larger.
@@ -81,7 +82,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       const isLive = w[H(chunk + Record.state)] === RECORD_LIVE;
       if (isLive && recordIsSound(file, chunk, size)) {
         const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
-        if (expiresAt === 0 || expiresAt > nowMs) { live++; return; }
+        if (expiresAt === 0 || expiresAt > nowMs) { live++; if (expiresAt !== 0) expiring++; return; }
         report.expired++;
       } else if (isLive) {
         report.dropped++;
@@ -107,6 +108,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   let capacity = MIN_TABLE_CAPACITY;
   while (report.records * 4 > capacity * 3) capacity *= 2;
   heap.setHeader(Header.recordCount, 0);
+  heap.setHeader(Header.expiringCount, 0);
   table.createIndex(capacity);
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) continue;
@@ -118,6 +120,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       if (table.find(keyBytes, keyLength, hash) !== 0) {
         report.duplicates++;
         report.records--;
+        if (table.expiresAt(chunk) !== 0) expiring--;
         w[H(chunk + Record.state)] = RECORD_FREE;
         heap.freeChunk(chunk, span.param);
         return;
@@ -126,6 +129,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       heap.setHeader(Header.recordCount, heap.header(Header.recordCount) + 1);
     });
   }
+  heap.setHeader(Header.expiringCount, expiring);
   report.ms = performance.now() - started;
   return report;
 }

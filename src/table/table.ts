@@ -24,6 +24,15 @@ import { Heap, corrupt } from './heap.js';
 import type { MappedFile } from './mapped-file.js';
 
 const H = (field: number): number => field >>> 2;
+/**
+ * Buffer's own utf8Slice skips the argument checks of toString('utf8', start, end), which cost as much as the
+ * decoding of a short value. It is not in Node's documentation, so toString stays as the fallback.
+ */
+type Utf8Sliceable = Buffer & { utf8Slice?: (start: number, end: number) => string };
+const decodeUtf8: (bytes: Buffer, start: number, end: number) => string =
+  typeof (Buffer.prototype as Utf8Sliceable).utf8Slice === 'function'
+    ? (bytes, start, end) => (bytes as Utf8Sliceable).utf8Slice!(start, end)
+    : (bytes, start, end) => bytes.toString('utf8', start, end);
 /** Buckets moved from the old array per change: 16 per insert finishes a move long before the next doubling. */
 const REHASH_STEP = 16;
 const TWO_32 = 4294967296;
@@ -148,12 +157,18 @@ export class Table {
     return this.words[H(record + Record.valueLength)]!;
   }
 
+  /** valueText decodes the JSON text of a live record's value. */
+  valueText(record: number): string {
+    const start = this.valueStart(record);
+    return decodeUtf8(this.file.bytes, start, start + this.valueLength(record));
+  }
+
   /** checkChecksum throws FILE_CORRUPT when a record's bytes no longer match its checksum. */
   checkChecksum(record: number): void {
     const w = this.words;
     const keyLength = w[H(record + Record.keyLength)]! & 0xffff;
     const stored = w[H(record + Record.checksum)]!;
-    const actual = recordChecksum(this.file.bytes, record, keyLength, w[H(record + Record.valueLength)]!);
+    const actual = recordChecksum(this.file.bytes, record, keyLength, w[H(record + Record.valueLength)]!, w);
     if (stored !== actual) throw corrupt(`the record at ${hex(record)} has checksum ${hex(stored)}; its bytes hash to ${hex(actual)}`);
   }
 
@@ -179,20 +194,23 @@ export class Table {
     w[H(record + Record.valueLength)] = valueLength;
     bytes.set(key.subarray(0, keyLength), record + RECORD_HEADER_SIZE);
     bytes.write(value, record + RECORD_HEADER_SIZE + keyLength, valueLength, 'utf8');
-    w[H(record + Record.checksum)] = recordChecksum(bytes, record, keyLength, valueLength);
+    w[H(record + Record.checksum)] = recordChecksum(bytes, record, keyLength, valueLength, w);
     w[H(record + Record.state)] = RECORD_LIVE; // the record exists from this store on
     this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
+    if (expiresAt !== 0) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
     this.rehashStep(REHASH_STEP);
   }
 
   /** removeFound deletes the record that the last find returned. */
   removeFound(record: number): void {
     const sizeClass = this.checkLiveRecord(record);
+    const expiring = this.expiresAt(record) !== 0;
     this.words[H(record + Record.state)] = RECORD_FREE; // the record is gone from this store on
     this.unplace(this.foundTable, this.foundCapacity, this.foundSlot);
     this.heap.freeChunk(record, sizeClass);
     this.setHeader(Header.recordCount, this.recordCount - 1);
+    if (expiring) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
     this.rehashStep(REHASH_STEP);
   }
 
@@ -289,6 +307,7 @@ export class Table {
    * expired at or before nowMs, so expired space comes back without anyone reading it. Returns how many it removed.
    */
   sweep(nowMs: number, budget: number): number {
+    if (this.header(Header.expiringCount) === 0) return 0;
     const w = this.words;
     const table = this.header(Header.tableOffset);
     const capacity = this.header(Header.tableCapacity);

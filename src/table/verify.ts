@@ -35,6 +35,7 @@ export function verify(table: Table, nowMs: number): VerifyReport {
   const report = (): VerifyReport => ({ ok: problems.length === 0, keys, records, problems });
   let keys = 0;
   let records = 0;
+  let expiring = 0;
 
   const list = spans(file);
   if (typeof list === 'string') { problem(list); return report(); }
@@ -55,6 +56,7 @@ export function verify(table: Table, nowMs: number): VerifyReport {
       live++;
       const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
       if (expiresAt === 0 || expiresAt > nowMs) keys++;
+      if (expiresAt !== 0) expiring++;
       const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
       const key = file.bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
       try {
@@ -76,6 +78,7 @@ export function verify(table: Table, nowMs: number): VerifyReport {
     if (free + live !== capacity && problems.length === 0) problem(`slab ${hex(span.offset)} has ${capacity - live} free chunks; its free list has ${free}`);
   }
   if (heap.header(Header.recordCount) !== records) problem(`header counts ${heap.header(Header.recordCount)} records; the slabs hold ${records}`);
+  if (heap.header(Header.expiringCount) !== expiring) problem(`header counts ${heap.header(Header.expiringCount)} records with an expiry time; the slabs hold ${expiring}`);
 
   // Partial lists: each a chain of slabs of its class with a free chunk, linked both ways.
   const slabCount = (heapEnd - HEADER_SIZE) / SLAB_SIZE;

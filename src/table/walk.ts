@@ -50,5 +50,5 @@ export function recordIsSound(file: MappedFile, chunk: number, chunkSize: number
   const valueLength = w[H(chunk + Record.valueLength)]!;
   if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES) return false;
   if (RECORD_HEADER_SIZE + keyLength + valueLength > chunkSize) return false;
-  return w[H(chunk + Record.checksum)] === recordChecksum(file.bytes, chunk, keyLength, valueLength);
+  return w[H(chunk + Record.checksum)] === recordChecksum(file.bytes, chunk, keyLength, valueLength, w);
 }
