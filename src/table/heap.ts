@@ -211,14 +211,14 @@ export class Heap {
     if (!ok) throw corrupt(`free span list reaches ${hex(span)}, which is not a free span (or the list loops)`);
   }
 
-  /** growFor grows the file so that `end` bytes fit: by a quarter of its size (one slab to 64 MiB), within maxSize. */
+  /** growFor grows the file so that `end` bytes fit: by an eighth of its size (one slab to 64 MiB), within maxSize. */
   private growFor(end: number): void {
     if (end > this.maxSize) {
       throw new DataStoreError('STORE_FULL',
         `the store needs ${end} bytes of file; its limit is ${this.maxSize} bytes (maxFileSize)`);
     }
     const size = this.file.size;
-    const step = Math.min(MAX_GROWTH, Math.max(MIN_GROWTH, Math.floor(size / 4 / SLAB_SIZE) * SLAB_SIZE));
+    const step = Math.min(MAX_GROWTH, Math.max(MIN_GROWTH, Math.floor(size / 8 / SLAB_SIZE) * SLAB_SIZE));
     this.file.growTo(Math.min(this.maxSize, Math.max(end, size + step)));
   }
 }

@@ -192,7 +192,7 @@ export class Table {
     w[H(record + Record.expiresHigh)] = Math.floor(expiresAt / TWO_32);
     w[H(record + Record.keyLength)] = keyLength; // and the reserved u16 after it, 0
     w[H(record + Record.valueLength)] = valueLength;
-    bytes.set(key.subarray(0, keyLength), record + RECORD_HEADER_SIZE);
+    for (let i = 0, at = record + RECORD_HEADER_SIZE; i < keyLength; i++) bytes[at + i] = key[i]!;
     bytes.write(value, record + RECORD_HEADER_SIZE + keyLength, valueLength, 'utf8');
     w[H(record + Record.checksum)] = recordChecksum(bytes, record, keyLength, valueLength, w);
     w[H(record + Record.state)] = RECORD_LIVE; // the record exists from this store on
