@@ -3,3 +3,4 @@ export { DataStoreError, type ErrorCode } from './api/errors.js';
 export type { DataStoreOptions, JsonObject, JsonValue } from './api/validate.js';
 export type { RecoveryReport } from './table/recovery.js';
 export type { VerifyReport } from './table/verify.js';
+export type { ClassSpace } from './table/walk.js';

@@ -195,4 +195,43 @@ test('the bucket array grows without losing or duplicating a key', () => {
   db.close();
 });
 
+test('keys(), entries(), count and expiresAt see live keys only, exactly', () => {
+  const db = new DataStore(tmp.file('iterate.slabkv'));
+  for (let i = 0; i < 3000; i++) db.create(`${i % 2 ? 'odd' : 'even'}:${i}`, { i }, i % 3 === 0 ? 100 : undefined);
+  for (let i = 0; i < 3000; i += 5) db.delete(`${i % 2 ? 'odd' : 'even'}:${i}`);
+  const live = new Set();
+  for (let i = 0; i < 3000; i++) if (i % 5 !== 0) live.add(`${i % 2 ? 'odd' : 'even'}:${i}`);
+  assert.equal(new Set(db.keys()), live);
+  assert.is([...db.keys()].length, live.size, 'each key once');
+  assert.equal(new Set(db.keys({ prefix: 'odd:' })), new Set([...live].filter((k) => k.startsWith('odd:'))));
+  for (const [key, value] of db.entries({ prefix: 'even:1' })) assert.is(`even:${value.i}`, key);
+  assert.is(db.count, live.size);
+  assert.is(db.stats().keys, live.size);
+  assert.is(db.expiresAt('odd:1'), null);
+  const expiry = db.expiresAt('odd:3');
+  assert.ok(expiry > Date.now() + 99_000 && expiry <= Date.now() + 100_000);
+  withClock(100_001, () => {
+    const left = [...live].filter((k) => Number(k.split(':')[1]) % 3 !== 0);
+    assert.equal(new Set(db.keys()), new Set(left));
+    assert.is(db.count, left.length, 'expired keys are not counted, though not yet reclaimed');
+    assert.is(db.stats().records, live.size);
+    throwsCode(() => db.expiresAt('odd:3'), 'KEY_NOT_FOUND');
+  });
+  db.close();
+});
+
+test('keys() goes on through changes made while it iterates', () => {
+  const db = new DataStore(tmp.file('iterate-change.slabkv'));
+  for (let i = 0; i < 5000; i++) db.create(`k:${i}`, { i });
+  const seen = new Set();
+  let n = 0;
+  for (const key of db.keys()) {
+    assert.not.ok(seen.has(key), `${key} seen twice`);
+    seen.add(key);
+    if (n++ % 10 === 0) db.create(`new:${n}`, { n });
+  }
+  for (let i = 0; i < 5000; i++) assert.ok(seen.has(`k:${i}`), `k:${i} seen`);
+  db.close();
+});
+
 test.run();

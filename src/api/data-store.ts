@@ -15,17 +15,22 @@ import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from './shared-store.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
+import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
 import { checkKey, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type JsonObject } from './validate.js';
 
 const H = (field: number): number => field >>> 2;
+/** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
+const SCAN_SLABS = 4;
 /** Buckets examined for expired records per change: reclaims expired space at a bounded cost per write. */
 const SWEEP_BUDGET = 8;
 /** The encoded key of the current call. One per thread: calls never overlap within a thread. */
 const keyBytes = Buffer.alloc(MAX_KEY_BYTES);
 
 export interface DataStoreStats {
-  /** Records stored, including expired ones whose space is not yet reclaimed (they are invisible to read and has). */
+  /** Live keys: stored and not expired. Exact; counting costs a pass over the index only when some key has a TTL. */
   keys: number;
+  /** Records stored, including expired ones whose space is not yet reclaimed. */
+  records: number;
   /** Current length of the file. */
   fileBytes: number;
   /** The limit this handle grows the file to. */
@@ -154,21 +159,82 @@ export class DataStore {
     }
   }
 
+  /** count is the number of live keys, as stats().keys. */
+  get count(): number {
+    return this.stats().keys;
+  }
+
+  /** expiresAt returns when key expires (ms since the epoch), or null if it has no TTL. KEY_NOT_FOUND if missing. */
+  expiresAt(key: string): number | null {
+    const store = this.#open();
+    const keyLength = encodeKey(key);
+    const hash = keyHash(keyBytes, keyLength);
+    const table = store.table;
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      const found = table.find(keyBytes, keyLength, hash);
+      const expiresAt = found === 0 ? 0 : table.expiresAt(found);
+      if (found === 0 || isExpired(expiresAt, Date.now())) throw notFound(key);
+      return expiresAt === 0 ? null : expiresAt;
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /**
+   * keys iterates over the live keys (in file order, not sorted), optionally only those starting with `prefix`.
+   * It reads the file a few slabs at a time, taking the lock for each batch, so other calls and threads go on
+   * meanwhile: a key that stays live throughout is seen exactly once; one created or deleted meanwhile may or may
+   * not be seen.
+   */
+  *keys(options?: { prefix?: string }): IterableIterator<string> {
+    for (const [key] of this.#scan(options?.prefix, false)) yield key;
+  }
+
+  /** entries iterates over [key, value] pairs of live keys, as keys() does. */
+  *entries(options?: { prefix?: string }): IterableIterator<[string, JsonObject]> {
+    for (const [key, text] of this.#scan(options?.prefix, true)) yield [key, JSON.parse(text!) as JsonObject];
+  }
+
+  *#scan(prefix: string | undefined, withValues: boolean): IterableIterator<[string, string | undefined]> {
+    if (prefix !== undefined && typeof prefix !== 'string') throw new DataStoreError('OPTION_INVALID', 'prefix must be a string');
+    let at = HEADER_SIZE;
+    const batch: Array<[string, string | undefined]> = [];
+    do {
+      const store = this.#open();
+      const table = store.table;
+      store.lock.enter();
+      try {
+        store.recoverIfInterrupted();
+        at = scanLive(store.file, at, SCAN_SLABS, Date.now(), (record) => {
+          const key = table.keyAt(record);
+          if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
+        });
+      } finally {
+        store.lock.leave();
+      }
+      yield* batch;
+      batch.length = 0;
+    } while (at !== 0);
+  }
+
   stats(): DataStoreStats {
     const store = this.#open();
     const w = store.file.words;
     store.lock.enter();
     try {
       store.recoverIfInterrupted();
-      const keys = w[H(Header.recordCount)]!;
+      const records = w[H(Header.recordCount)]!;
       const buckets = w[H(Header.tableCapacity)]!;
       return {
-        keys,
+        keys: records - store.table.countExpired(Date.now()),
+        records,
         fileBytes: w[H(Header.fileSize)]!,
         maxFileBytes: this.#maxSize,
         heapBytes: w[H(Header.heapEnd)]! - HEADER_SIZE,
         buckets,
-        loadFactor: keys / buckets,
+        loadFactor: records / buckets,
         rehashing: w[H(Header.oldTableOffset)] !== 0,
         recovered: store.recovered,
       };
@@ -181,12 +247,24 @@ export class DataStore {
    * verify checks every structure and checksum of the file and reports what it found, changing nothing. It reads
    * the whole file: O(size of the file).
    */
-  verify(): VerifyReport {
+  verify(options?: { onProgress?: (done: number, total: number) => void }): VerifyReport {
     const store = this.#open();
     store.lock.enter();
     try {
       store.recoverIfInterrupted();
-      return verifyTable(store.table, Date.now());
+      return verifyTable(store.table, Date.now(), options?.onProgress);
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /** spaceByClass reports, per size class in use, its slabs, records and free chunks. O(slabs). */
+  spaceByClass(): ClassSpace[] {
+    const store = this.#open();
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+      return spaceByClass(store.file);
     } finally {
       store.lock.leave();
     }

@@ -302,6 +302,26 @@ export class Table {
     this.heap.freeSpan(old, slabsForTable(oldCapacity));
   }
 
+  /** countExpired counts the records still stored whose expiry time has passed: O(buckets), 0 at once when none expire. */
+  countExpired(nowMs: number): number {
+    if (this.header(Header.expiringCount) === 0) return 0;
+    const w = this.words;
+    let expired = 0;
+    const arrays = [[this.header(Header.tableOffset), this.header(Header.tableCapacity)], [this.header(Header.oldTableOffset), this.header(Header.oldTableCapacity)]];
+    for (const [table, capacity] of arrays) {
+      if (table === 0) continue;
+      const base = H(table! + SPAN_HEADER_SIZE);
+      for (let slot = 0; slot < capacity!; slot++) {
+        const record = w[base + 2 * slot]!;
+        if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
+        this.checkLiveRecord(record);
+        const expiresAt = this.expiresAt(record);
+        if (expiresAt !== 0 && expiresAt <= nowMs) expired++;
+      }
+    }
+    return expired;
+  }
+
   /**
    * sweep looks at up to `budget` buckets of the current array from the sweep cursor and deletes the records that
    * expired at or before nowMs, so expired space comes back without anyone reading it. Returns how many it removed.

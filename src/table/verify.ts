@@ -26,7 +26,7 @@ export interface VerifyReport {
   problems: string[];
 }
 
-export function verify(table: Table, nowMs: number): VerifyReport {
+export function verify(table: Table, nowMs: number, onProgress?: (done: number, total: number) => void): VerifyReport {
   const file = table.file;
   const heap = table.heap;
   const w = file.words;
@@ -45,7 +45,8 @@ export function verify(table: Table, nowMs: number): VerifyReport {
 
   // Records, slab by slab: soundness, the slab's own free list and live count.
   let freeSpans = 0;
-  for (const span of list) {
+  for (const [index, span] of list.entries()) {
+    if (onProgress && index % 256 === 0) onProgress(index, list.length);
     if (span.kind === SPAN_FREE) freeSpans++;
     if (span.kind !== SPAN_RECORDS) continue;
     const size = CHUNK_SIZES[span.param]!;

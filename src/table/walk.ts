@@ -3,13 +3,14 @@
  */
 import {
   CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_TABLE, Span, chunksPerSlab,
+  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_TABLE, Slab, Span, chunksPerSlab,
 } from '../format/layout.js';
 import { recordChecksum, spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
 import type { MappedFile } from './mapped-file.js';
 
 const H = (field: number): number => field >>> 2;
+const TWO_32 = 4294967296;
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
 
@@ -51,4 +52,60 @@ export function recordIsSound(file: MappedFile, chunk: number, chunkSize: number
   if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES) return false;
   if (RECORD_HEADER_SIZE + keyLength + valueLength > chunkSize) return false;
   return w[H(chunk + Record.checksum)] === recordChecksum(file.bytes, chunk, keyLength, valueLength, w);
+}
+
+/**
+ * scanLive calls visit with every live, sound, unexpired record in the slabs from `start` on, for at most
+ * `slabLimit` slabs, and returns where to go on (0 when the heap is done). It walks slab by slab and trusts only a
+ * RECORDS span header whose checksum holds, so it is safe to resume after the heap has changed between calls:
+ * records never move, so a record that stays live is visited exactly once.
+ */
+export function scanLive(file: MappedFile, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void): number {
+  const w = file.words;
+  const heapEnd = w[H(Header.heapEnd)]!;
+  let slab = start;
+  for (let n = 0; slab < heapEnd && n < slabLimit; n++, slab += SLAB_SIZE) {
+    if (w[H(slab + Span.kind)] !== SPAN_RECORDS || w[H(slab + Span.checksum)] !== spanChecksum(file.bytes, slab)) continue;
+    const sizeClass = w[H(slab + Span.param)]!;
+    const size = CHUNK_SIZES[sizeClass];
+    if (size === undefined) continue;
+    const first = slab + SLAB_HEADER_SIZE;
+    for (let i = 0, count = chunksPerSlab(size); i < count; i++) {
+      const chunk = first + i * size;
+      if (w[H(chunk + Record.state)] !== RECORD_LIVE || !recordIsSound(file, chunk, size)) continue;
+      const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
+      if (expiresAt === 0 || expiresAt > nowMs) visit(chunk);
+    }
+  }
+  return slab < heapEnd ? slab : 0;
+}
+
+export interface ClassSpace {
+  sizeClass: number;
+  chunkSize: number;
+  slabs: number;
+  records: number;
+  freeChunks: number;
+  /** bytes of free chunks, reusable by records of this class */
+  freeBytes: number;
+}
+
+/** spaceByClass sums, for each size class in use, its slabs, records and free chunks. Reads slab headers only. */
+export function spaceByClass(file: MappedFile): ClassSpace[] {
+  const w = file.words;
+  const heapEnd = w[H(Header.heapEnd)]!;
+  const classes: ClassSpace[] = [];
+  for (let slab = HEADER_SIZE; slab < heapEnd; slab += SLAB_SIZE) {
+    if (w[H(slab + Span.kind)] !== SPAN_RECORDS || w[H(slab + Span.checksum)] !== spanChecksum(file.bytes, slab)) continue;
+    const sizeClass = w[H(slab + Span.param)]!;
+    const chunkSize = CHUNK_SIZES[sizeClass];
+    if (chunkSize === undefined) continue;
+    const entry = (classes[sizeClass] ??= { sizeClass, chunkSize, slabs: 0, records: 0, freeChunks: 0, freeBytes: 0 });
+    const live = w[H(slab + Slab.liveCount)]!;
+    entry.slabs++;
+    entry.records += live;
+    entry.freeChunks += chunksPerSlab(chunkSize) - live;
+    entry.freeBytes += (chunksPerSlab(chunkSize) - live) * chunkSize;
+  }
+  return classes.filter(Boolean);
 }
