@@ -17,7 +17,6 @@ import { DataStoreError, ioError } from './errors.js';
 import { StoreLock } from './lock.js';
 
 const H = (field: number): number => field >>> 2;
-const EWOULDBLOCK = 11;
 const openStores = new Map<string, SharedStore>();
 /** A new store: the header and its first bucket array. Record slabs come as they are needed. */
 const NEW_FILE_SIZE = HEADER_SIZE + slabsForTable(MIN_TABLE_CAPACITY) * SLAB_SIZE;
@@ -41,7 +40,7 @@ export class SharedStore {
     }
     const [lockId, detail] = native.acquire(realPath);
     if (lockId === 0) {
-      if (detail === EWOULDBLOCK) throw lockedError(realPath);
+      if (detail === os.constants.errno.EWOULDBLOCK) throw lockedError(realPath);
       throw ioError(`cannot open ${realPath}`, errnoError(detail));
     }
     const prepared = native.setupEnter(lockId);

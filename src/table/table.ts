@@ -16,7 +16,7 @@
 import {
   BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_LOAD_DENOMINATOR,
   MAX_LOAD_NUMERATOR, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
+  SLAB_SIZE, SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
 } from '../format/layout.js';
 import { recordChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
@@ -78,7 +78,7 @@ export class Table {
       capacity >= MIN_TABLE_CAPACITY && (capacity & (capacity - 1)) === 0 &&
       w[H(offset + Span.kind)] === SPAN_TABLE && w[H(offset + Span.param)] === capacity &&
       w[H(offset + Span.slabCount)] === slabsForTable(capacity) &&
-      offset + slabsForTable(capacity) * 65536 <= this.header(Header.heapEnd);
+      offset + slabsForTable(capacity) * SLAB_SIZE <= this.header(Header.heapEnd);
     if (!ok) throw corrupt(`the ${name} at ${hex(offset)} with ${capacity} buckets is not a bucket array span`);
   }
 
