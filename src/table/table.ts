@@ -16,7 +16,7 @@
 import {
   BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_LOAD_DENOMINATOR,
   MAX_LOAD_NUMERATOR, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SLAB_SIZE, SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
+  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
 } from '../format/layout.js';
 import { recordChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
@@ -82,10 +82,14 @@ export class Table {
     if (!ok) throw corrupt(`the ${name} at ${hex(offset)} with ${capacity} buckets is not a bucket array span`);
   }
 
+  /**
+   * allocTable takes a span for an empty bucket array. Space past heapEnd is already zero (section 8 of the spec),
+   * so only a reused free span is cleared: doubling a large array costs no pass over it.
+   */
   private allocTable(capacity: number): number {
-    const slabs = slabsForTable(capacity);
-    const span = this.heap.allocSpan(slabs, SPAN_TABLE, capacity);
-    this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
+    const heapEnd = this.header(Header.heapEnd);
+    const span = this.heap.allocSpan(slabsForTable(capacity), SPAN_TABLE, capacity);
+    if (span < heapEnd) this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
     return span;
   }
 
@@ -119,13 +123,34 @@ export class Table {
   }
 
   private keyEquals(record: number, key: Uint8Array, keyLength: number): boolean {
-    this.checkLiveRecord(record);
+    this.checkRecordBounds(record);
     const w = this.words;
     if ((w[H(record + Record.keyLength)]! & 0xffff) !== keyLength) return false;
     const bytes = this.file.bytes;
     const start = record + RECORD_HEADER_SIZE;
     for (let i = 0; i < keyLength; i++) if (bytes[start + i] !== key[i]) return false;
     return true;
+  }
+
+  /**
+   * checkRecordBounds throws FILE_CORRUPT unless offset holds something shaped like a live record that lies wholly
+   * below heapEnd. It touches only the record's first bytes: a lookup reads the bucket and the record and nothing
+   * else (the slab header is a third cache miss, so it is checked where it is needed, by checkLiveRecord).
+   * Damage that this lets through is caught by the key comparison or the record's checksum.
+   */
+  checkRecordBounds(offset: number): void {
+    const w = this.words;
+    const heapEnd = this.header(Header.heapEnd);
+    if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || (offset & 7) !== 0 || offset + RECORD_HEADER_SIZE > heapEnd ||
+      w[H(offset + Record.state)] !== RECORD_LIVE) {
+      throw corrupt(`a bucket points at ${hex(offset)}, which is not a live record`);
+    }
+    const keyLength = w[H(offset + Record.keyLength)]! & 0xffff;
+    const valueLength = w[H(offset + Record.valueLength)]!;
+    if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES ||
+      offset + RECORD_HEADER_SIZE + keyLength + valueLength > heapEnd) {
+      throw corrupt(`the record at ${hex(offset)} has lengths out of range (key ${keyLength}, value ${valueLength})`);
+    }
   }
 
   /** checkLiveRecord throws FILE_CORRUPT unless a live, well-formed record starts at offset. Returns its class. */
@@ -314,7 +339,7 @@ export class Table {
       for (let slot = 0; slot < capacity!; slot++) {
         const record = w[base + 2 * slot]!;
         if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
-        this.checkLiveRecord(record);
+        this.checkRecordBounds(record);
         const expiresAt = this.expiresAt(record);
         if (expiresAt !== 0 && expiresAt <= nowMs) expired++;
       }
@@ -337,7 +362,7 @@ export class Table {
     for (let n = 0; n < budget; n++) {
       const record = w[base + 2 * slot]!;
       if (record !== BUCKET_EMPTY) {
-        this.checkLiveRecord(record);
+        this.checkRecordBounds(record);
         const expiresAt = this.expiresAt(record);
         if (expiresAt !== 0 && expiresAt <= nowMs) {
           this.foundTable = table;
