@@ -23,8 +23,10 @@ const H = (field: number): number => field >>> 2;
 const SCAN_SLABS = 4;
 /** Buckets examined for expired records per change: reclaims expired space at a bounded cost per write. */
 const SWEEP_BUDGET = 8;
-/** The encoded key of the current call. One per thread: calls never overlap within a thread. */
+/** The key of the current call: UTF-8 bytes, their count and hash. One set per thread: calls never overlap in one. */
 const keyBytes = Buffer.alloc(MAX_KEY_BYTES);
+let keyLength = 0;
+let keyHashValue = 0;
 
 export interface DataStoreStats {
   /** Live keys: stored and not expired. Exact; counting costs a pass over the index only when some key has a TTL. */
@@ -64,28 +66,23 @@ export class DataStore {
 
   /** create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. */
   create(key: string, value: JsonObject, ttlSeconds?: number): void {
-    const store = this.#open();
-    encodeKey(key); // checks the key first
-    const { json, bytes } = encodeValue(value); // may run the value's toJSON, which may use keyBytes
+    this.#open();
+    encodeKey(key); // the key is checked first; encodeValue may run the value's toJSON, so #enter encodes it again
+    const { json, bytes } = encodeValue(value);
     const now = Date.now();
     const expiresAt = expiryFor(ttlSeconds, now);
-    const keyLength = encodeKey(key);
-    const hash = keyHash(keyBytes, keyLength);
-    const table = store.table;
-    store.lock.enter();
+    const store = this.#enter(key);
     try {
-      store.recoverIfInterrupted();
-      this.#beginChange(store);
-      table.heap.maxSize = this.#maxSize;
-      table.sweep(now, SWEEP_BUDGET);
-      const found = table.find(keyBytes, keyLength, hash);
+      this.#beginChange(store, now);
+      const table = store.table;
+      const found = table.find(keyBytes, keyLength, keyHashValue);
       if (found !== 0) {
         if (!isExpired(table.expiresAt(found), now)) {
           throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(key)} already exists`);
         }
         table.removeFound(found);
       }
-      table.insert(keyBytes, keyLength, hash, json, bytes, expiresAt);
+      table.insert(keyBytes, keyLength, keyHashValue, json, bytes, expiresAt);
       this.#endChange(store);
     } catch (error) {
       this.#endChangeIfConsistent(store, error);
@@ -102,17 +99,11 @@ export class DataStore {
 
   /** readText returns the stored JSON text of key's value, without parsing it. */
   readText(key: string): string {
-    const store = this.#open();
-    const keyLength = encodeKey(key);
-    const hash = keyHash(keyBytes, keyLength);
-    const table = store.table;
-    store.lock.enter();
+    const store = this.#enter(key);
     try {
-      store.recoverIfInterrupted();
-      const found = table.find(keyBytes, keyLength, hash);
-      if (found === 0 || isExpired(table.expiresAt(found), Date.now())) throw notFound(key);
-      table.checkChecksum(found);
-      return table.valueText(found);
+      const found = this.#findLive(store, key, Date.now());
+      store.table.checkChecksum(found);
+      return store.table.valueText(found);
     } finally {
       store.lock.leave();
     }
@@ -120,15 +111,10 @@ export class DataStore {
 
   /** has tells whether key is live: false for missing and expired keys. */
   has(key: string): boolean {
-    const store = this.#open();
-    const keyLength = encodeKey(key);
-    const hash = keyHash(keyBytes, keyLength);
-    const table = store.table;
-    store.lock.enter();
+    const store = this.#enter(key);
     try {
-      store.recoverIfInterrupted();
-      const found = table.find(keyBytes, keyLength, hash);
-      return found !== 0 && !isExpired(table.expiresAt(found), Date.now());
+      const found = store.table.find(keyBytes, keyLength, keyHashValue);
+      return found !== 0 && !isExpired(store.table.expiresAt(found), Date.now());
     } finally {
       store.lock.leave();
     }
@@ -136,20 +122,11 @@ export class DataStore {
 
   /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
   delete(key: string): void {
-    const store = this.#open();
-    const keyLength = encodeKey(key);
-    const hash = keyHash(keyBytes, keyLength);
-    const table = store.table;
     const now = Date.now();
-    store.lock.enter();
+    const store = this.#enter(key);
     try {
-      store.recoverIfInterrupted();
-      this.#beginChange(store);
-      table.heap.maxSize = this.#maxSize;
-      table.sweep(now, SWEEP_BUDGET);
-      const found = table.find(keyBytes, keyLength, hash);
-      if (found === 0 || isExpired(table.expiresAt(found), now)) throw notFound(key);
-      table.removeFound(found);
+      this.#beginChange(store, now);
+      store.table.removeFound(this.#findLive(store, key, now));
       this.#endChange(store);
     } catch (error) {
       this.#endChangeIfConsistent(store, error);
@@ -166,16 +143,9 @@ export class DataStore {
 
   /** expiresAt returns when key expires (ms since the epoch), or null if it has no TTL. KEY_NOT_FOUND if missing. */
   expiresAt(key: string): number | null {
-    const store = this.#open();
-    const keyLength = encodeKey(key);
-    const hash = keyHash(keyBytes, keyLength);
-    const table = store.table;
-    store.lock.enter();
+    const store = this.#enter(key);
     try {
-      store.recoverIfInterrupted();
-      const found = table.find(keyBytes, keyLength, hash);
-      const expiresAt = found === 0 ? 0 : table.expiresAt(found);
-      if (found === 0 || isExpired(expiresAt, Date.now())) throw notFound(key);
+      const expiresAt = store.table.expiresAt(this.#findLive(store, key, Date.now()));
       return expiresAt === 0 ? null : expiresAt;
     } finally {
       store.lock.leave();
@@ -298,9 +268,39 @@ export class DataStore {
     return this.#store;
   }
 
-  /** The busy flag brackets every change: found set by the next taker of the lock, the change did not finish. */
-  #beginChange(store: SharedStore): void {
+  /**
+   * #enter checks and encodes key into keyBytes, keyLength and keyHashValue, takes the store's lock, and returns
+   * the store. The caller releases the lock.
+   */
+  #enter(key: unknown): SharedStore {
+    const store = this.#open();
+    keyLength = encodeKey(key);
+    keyHashValue = keyHash(keyBytes, keyLength);
+    store.lock.enter();
+    try {
+      store.recoverIfInterrupted();
+    } catch (error) {
+      store.lock.leave();
+      throw error;
+    }
+    return store;
+  }
+
+  /** #findLive returns the record of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
+  #findLive(store: SharedStore, key: string, now: number): number {
+    const found = store.table.find(keyBytes, keyLength, keyHashValue);
+    if (found === 0 || isExpired(store.table.expiresAt(found), now)) throw notFound(key);
+    return found;
+  }
+
+  /**
+   * #beginChange opens a change under the lock: the busy flag brackets it (found set by the next taker of the lock,
+   * the change did not finish), and expired records ahead of the sweep cursor are reclaimed first.
+   */
+  #beginChange(store: SharedStore, now: number): void {
     store.file.words[H(Header.busy)] = 1;
+    store.table.heap.maxSize = this.#maxSize;
+    store.table.sweep(now, SWEEP_BUDGET);
   }
 
   #endChange(store: SharedStore): void {
