@@ -168,6 +168,17 @@ test('damage at each header offset the spec lists is refused with the spec\'s er
   throwsCode(() => new DataStore(tmp.file('class.slabkv')), 'FILE_CORRUPT');
 });
 
+test('a file of another format version is refused with FILE_INVALID naming the version', () => {
+  const other = Buffer.from(readFileSync(FIXTURE));
+  other.writeUInt32LE(2, format.Header.formatVersion);
+  const path = tmp.file('version-2.slabkv');
+  writeFileSync(path, other);
+  const err = throwsCode(() => new DataStore(path), 'FILE_INVALID');
+  assert.match(err.message, 'format version 2');
+  assert.match(err.message, 'reads version 1');
+  assert.ok(readFileSync(path).equals(other));
+});
+
 test('a record whose bytes no longer match its checksum is FILE_CORRUPT, never returned', () => {
   const damaged = Buffer.from(readFileSync(FIXTURE));
   damaged[0x11040] ^= 0x01; // a byte of user:1's value
