@@ -19,3 +19,16 @@ export function recordChecksum(bytes: Uint8Array, offset: number, keyLength: num
 export function spanChecksum(bytes: Uint8Array, offset: number): number {
   return xxh32(bytes, offset, offset + Span.checksum, HASH_SEED);
 }
+
+const TWO_32 = 4294967296;
+
+/** readExpiresAt reads a record's expiry time (u64 ms since the epoch, 0 = never) through a u32 view of the file. */
+export function readExpiresAt(words: Uint32Array, record: number): number {
+  return words[(record + Record.expiresHigh) >>> 2]! * TWO_32 + words[(record + Record.expiresLow) >>> 2]!;
+}
+
+/** writeExpiresAt stores a record's expiry time as two u32 halves. */
+export function writeExpiresAt(words: Uint32Array, record: number, expiresAt: number): void {
+  words[(record + Record.expiresLow) >>> 2] = expiresAt % TWO_32;
+  words[(record + Record.expiresHigh) >>> 2] = Math.floor(expiresAt / TWO_32);
+}

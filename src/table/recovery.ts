@@ -11,13 +11,12 @@ import {
   CHUNK_SIZES, Free, HEADER_SIZE, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
   SPAN_FREE, SPAN_RECORDS, Slab, Span,
 } from '../format/layout.js';
-import { keyHash } from '../format/record.js';
+import { keyHash, readExpiresAt } from '../format/record.js';
 import { corrupt } from './heap.js';
 import { forEachChunk, recordIsSound, spans } from './walk.js';
 import type { Table } from './table.js';
 
 const H = (field: number): number => field >>> 2;
-const TWO_32 = 4294967296;
 
 export interface RecoveryReport {
   /** live records indexed */
@@ -81,7 +80,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     forEachChunk(span, (chunk) => {
       const isLive = w[H(chunk + Record.state)] === RECORD_LIVE;
       if (isLive && recordIsSound(file, chunk, size)) {
-        const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
+        const expiresAt = readExpiresAt(w, chunk);
         if (expiresAt === 0 || expiresAt > nowMs) { live++; if (expiresAt !== 0) expiring++; return; }
         report.expired++;
       } else if (isLive) {

@@ -18,7 +18,7 @@ import {
   MAX_LOAD_NUMERATOR, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
   SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
 } from '../format/layout.js';
-import { recordChecksum } from '../format/record.js';
+import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import { hex } from '../format/header.js';
 import { Heap, corrupt } from './heap.js';
 import type { MappedFile } from './mapped-file.js';
@@ -35,7 +35,6 @@ const decodeUtf8: (bytes: Buffer, start: number, end: number) => string =
     : (bytes, start, end) => bytes.toString('utf8', start, end);
 /** Buckets moved from the old array per change: 16 per insert finishes a move long before the next doubling. */
 const REHASH_STEP = 16;
-const TWO_32 = 4294967296;
 
 export class Table {
   readonly heap: Heap;
@@ -171,7 +170,7 @@ export class Table {
 
   expiresAt(record: number): number {
     const w = this.words;
-    return w[H(record + Record.expiresHigh)]! * TWO_32 + w[H(record + Record.expiresLow)]!;
+    return readExpiresAt(w, record);
   }
 
   valueStart(record: number): number {
@@ -213,8 +212,7 @@ export class Table {
     const record = this.heap.allocChunk(sizeClass);
     const w = this.words;
     const bytes = this.file.bytes;
-    w[H(record + Record.expiresLow)] = expiresAt % TWO_32;
-    w[H(record + Record.expiresHigh)] = Math.floor(expiresAt / TWO_32);
+    writeExpiresAt(w, record, expiresAt);
     w[H(record + Record.keyLength)] = keyLength; // and the reserved u16 after it, 0
     w[H(record + Record.valueLength)] = valueLength;
     for (let i = 0, at = record + RECORD_HEADER_SIZE; i < keyLength; i++) bytes[at + i] = key[i]!;

@@ -6,13 +6,12 @@ import {
   BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
   SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, Slab, Span, chunksPerSlab,
 } from '../format/layout.js';
-import { keyHash } from '../format/record.js';
+import { keyHash, readExpiresAt } from '../format/record.js';
 import { hex } from '../format/header.js';
 import { forEachChunk, recordIsSound, spans } from './walk.js';
 import type { Table } from './table.js';
 
 const H = (field: number): number => field >>> 2;
-const TWO_32 = 4294967296;
 const MAX_PROBLEMS = 100;
 
 export interface VerifyReport {
@@ -55,7 +54,7 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
       if (w[H(chunk + Record.state)] !== RECORD_LIVE) return;
       if (!recordIsSound(file, chunk, size)) { problem(`record at ${hex(chunk)} is damaged (lengths or checksum)`); return; }
       live++;
-      const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
+      const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) keys++;
       if (expiresAt !== 0) expiring++;
       const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;

@@ -5,12 +5,11 @@ import {
   CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
   SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_TABLE, Slab, Span, chunksPerSlab,
 } from '../format/layout.js';
-import { recordChecksum, spanChecksum } from '../format/record.js';
+import { readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
 import type { MappedFile } from './mapped-file.js';
 
 const H = (field: number): number => field >>> 2;
-const TWO_32 = 4294967296;
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
 
@@ -73,7 +72,7 @@ export function scanLive(file: MappedFile, start: number, slabLimit: number, now
     for (let i = 0, count = chunksPerSlab(size); i < count; i++) {
       const chunk = first + i * size;
       if (w[H(chunk + Record.state)] !== RECORD_LIVE || !recordIsSound(file, chunk, size)) continue;
-      const expiresAt = w[H(chunk + Record.expiresHigh)]! * TWO_32 + w[H(chunk + Record.expiresLow)]!;
+      const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) visit(chunk);
     }
   }
