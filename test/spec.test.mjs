@@ -189,11 +189,27 @@ test('a record whose bytes no longer match its checksum is FILE_CORRUPT, never r
   db.close();
 });
 
-test('a damaged span header in a file left open refuses recovery, file unchanged', () => {
+test('recovery reads a slab whose span header is damaged under the size class its records fit', () => {
   const damaged = Buffer.from(readFileSync(FIXTURE));
   damaged.writeUInt32LE(1, format.Header.state); // as if the writer had died
-  damaged[0x11004] ^= 0x02; // RECORDS span slabCount
+  damaged.fill(0, 0x11000, 0x11020); // the RECORDS slab's header, as if its page had not reached the disk
   const path = tmp.file('span.slabkv');
+  writeFileSync(path, damaged);
+  const db = withClock(PINNED_NOW - Date.now(), () => new DataStore(path));
+  const { recovered } = db.stats();
+  assert.is(recovered.repairedSlabs, 1);
+  assert.is(recovered.records, 2);
+  assert.equal(db.read('user:1'), { name: 'Ada' });
+  const report = db.verify();
+  assert.ok(report.ok, report.problems.join('; '));
+  db.close();
+});
+
+test('recovery refuses a heapEnd outside the file, leaving it unchanged', () => {
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged.writeUInt32LE(1, format.Header.state);
+  damaged.writeUInt32LE(damaged.length + format.SLAB_SIZE, format.Header.heapEnd);
+  const path = tmp.file('heap-end.slabkv');
   writeFileSync(path, damaged);
   throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
   assert.ok(readFileSync(path).equals(damaged));

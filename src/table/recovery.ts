@@ -3,9 +3,12 @@
  * rebuilt: each slab's free list and live count, the partial lists, the free span list, the bucket array and the
  * record counts.
  *
- * It first checks every span header without writing (a damaged one refuses the file, unchanged), then drops live
- * records whose checksums fail (torn writes), reclaims expired ones, and indexes the rest. Two passes over the
- * records, no per-key JavaScript objects.
+ * It walks the span headers first, without writing. A span header that does not hold (power loss can leave the
+ * header page of a new slab unwritten, or torn) is not trusted for a length: the walk goes on slab by slab, and a
+ * slab whose header is bad is read as a RECORDS slab of the size class under which most of its chunks are sound
+ * records (its header is then rewritten), or, when there is none, becomes free space. Then it drops live records
+ * whose checksums fail (torn writes), reclaims expired ones, and indexes the rest. Two passes over the records,
+ * no per-key JavaScript objects.
  */
 import {
   CHUNK_SIZES, Free, HEADER_SIZE, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
@@ -13,7 +16,8 @@ import {
 } from '../format/layout.js';
 import { keyHash, readExpiresAt } from '../format/record.js';
 import { corrupt } from './heap.js';
-import { forEachChunk, recordIsSound, spans } from './walk.js';
+import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
+import type { MappedFile } from './mapped-file.js';
 import type { Table } from './table.js';
 
 const H = (field: number): number => field >>> 2;
@@ -27,8 +31,40 @@ export interface RecoveryReport {
   expired: number;
   /** later copies of a key found twice (kept: the first in file order) */
   duplicates: number;
+  /** slabs with a damaged span header whose records were read under their inferred size class */
+  repairedSlabs: number;
+  /** slabs with a damaged span header and no sound record, made free space */
+  unreadableSlabs: number;
   /** milliseconds the rebuild took */
   ms: number;
+}
+
+/** salvageSpans lists the spans below heapEnd, reading slabs with a bad header as described above. Read-only. */
+function salvageSpans(file: MappedFile, heapEnd: number, report: RecoveryReport): SpanInfo[] {
+  const w = file.words;
+  const list: SpanInfo[] = [];
+  for (let offset = HEADER_SIZE; offset < heapEnd;) {
+    const span = readSpan(file, offset, heapEnd);
+    if (span) {
+      list.push(span);
+      offset += span.slabCount * SLAB_SIZE;
+      continue;
+    }
+    let best = -1;
+    let bestCount = 0;
+    for (let c = 0; c < CHUNK_SIZES.length; c++) {
+      let count = 0;
+      forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: 1, param: c }, (chunk) => {
+        if (w[H(chunk + Record.state)] === RECORD_LIVE && recordIsSound(file, chunk, CHUNK_SIZES[c]!)) count++;
+      });
+      if (count > bestCount) { best = c; bestCount = count; }
+    }
+    if (best >= 0) report.repairedSlabs++;
+    else report.unreadableSlabs++;
+    list.push(best >= 0 ? { offset, kind: SPAN_RECORDS, slabCount: 1, param: best } : { offset, kind: SPAN_FREE, slabCount: 1, param: 0 });
+    offset += SLAB_SIZE;
+  }
+  return list;
 }
 
 export function rebuild(table: Table, nowMs: number, fileSize: number): RecoveryReport {
@@ -40,12 +76,12 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   if (heapEnd < HEADER_SIZE || heapEnd > fileSize || (heapEnd - HEADER_SIZE) % SLAB_SIZE !== 0) {
     throw corrupt(`recovery refused: heapEnd ${heapEnd} is not a slab boundary inside the ${fileSize}-byte file`);
   }
-  const list = spans(file);
-  if (typeof list === 'string') throw corrupt(`recovery refused: ${list}`);
-  // Checked: from here on the file is changed. A crash while it is changed leaves it open, to be rebuilt again.
+  const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 };
+  const list = salvageSpans(file, heapEnd, report);
+  // From here on the file is changed. A crash while it is changed leaves it open, to be rebuilt again.
   heap.setHeader(Header.fileSize, fileSize);
+  for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, 1, span.param);
 
-  const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, ms: 0 };
   for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setPartialHead(c, 0);
   heap.setHeader(Header.freeSpanHead, 0);
   heap.setHeader(Header.oldTableOffset, 0);

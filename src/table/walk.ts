@@ -13,24 +13,41 @@ const H = (field: number): number => field >>> 2;
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
 
+/** readSpan decodes the span header at offset, or returns null when it does not hold (checksum, kind, length). */
+export function readSpan(file: MappedFile, offset: number, heapEnd: number): SpanInfo | null {
+  return spanProblem(file, offset, heapEnd) === null ? decodeSpan(file, offset) : null;
+}
+
+function decodeSpan(file: MappedFile, offset: number): SpanInfo {
+  const w = file.words;
+  return { offset, kind: w[H(offset + Span.kind)]!, slabCount: w[H(offset + Span.slabCount)]!, param: w[H(offset + Span.param)]! };
+}
+
+function spanProblem(file: MappedFile, offset: number, heapEnd: number): string | null {
+  const w = file.words;
+  const kind = w[H(offset + Span.kind)]!;
+  const slabCount = w[H(offset + Span.slabCount)]!;
+  const param = w[H(offset + Span.param)]!;
+  if (w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
+  if (kind !== SPAN_RECORDS && kind !== SPAN_TABLE && kind !== SPAN_FREE) return `span at ${hex(offset)} has unknown kind ${hex(kind)}`;
+  if (slabCount < 1 || offset + slabCount * SLAB_SIZE > heapEnd) return `span at ${hex(offset)} claims ${slabCount} slabs, past heapEnd ${heapEnd}`;
+  if (kind === SPAN_RECORDS && (slabCount !== 1 || CHUNK_SIZES[param] === undefined)) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
+  return null;
+}
+
 /**
  * spans lists the spans below heapEnd, or returns a problem string for the first span header that does not hold
  * (bad checksum, unknown kind, a length that runs past heapEnd). No per-key objects: one entry per span.
  */
 export function spans(file: MappedFile): SpanInfo[] | string {
-  const w = file.words;
-  const heapEnd = w[H(Header.heapEnd)]!;
+  const heapEnd = file.words[H(Header.heapEnd)]!;
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < heapEnd;) {
-    const kind = w[H(offset + Span.kind)]!;
-    const slabCount = w[H(offset + Span.slabCount)]!;
-    const param = w[H(offset + Span.param)]!;
-    if (w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
-    if (kind !== SPAN_RECORDS && kind !== SPAN_TABLE && kind !== SPAN_FREE) return `span at ${hex(offset)} has unknown kind ${hex(kind)}`;
-    if (slabCount < 1 || offset + slabCount * SLAB_SIZE > heapEnd) return `span at ${hex(offset)} claims ${slabCount} slabs, past heapEnd ${heapEnd}`;
-    if (kind === SPAN_RECORDS && (slabCount !== 1 || CHUNK_SIZES[param] === undefined)) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
-    list.push({ offset, kind, slabCount, param });
-    offset += slabCount * SLAB_SIZE;
+    const problem = spanProblem(file, offset, heapEnd);
+    if (problem !== null) return problem;
+    const span = decodeSpan(file, offset);
+    list.push(span);
+    offset += span.slabCount * SLAB_SIZE;
   }
   return list;
 }
