@@ -24,6 +24,7 @@ if (mode === 'try-open') {
   const db = new DataStore(path);
   const start = Number(args[0] ?? 0);
   const log = openSync(args[1], 'w');
+  const dieInRehash = args[2] === 'die-in-rehash'; // kill itself while the bucket array is being doubled
   const say = (event) => writeSync(log, JSON.stringify(event) + '\n');
   process.stdout.write(JSON.stringify({ ready: true }) + '\n');
   for (let i = start; ; i++) {
@@ -32,6 +33,10 @@ if (mode === 'try-open') {
     say({ creating: key });
     db.create(key, { i, pad: 'p'.repeat((i * 13) % 600) });
     say({ created: key });
+    if (dieInRehash && db.stats().rehashing && i % 7 === 0) {
+      say({ dying: 'in rehash' });
+      process.kill(process.pid, 'SIGKILL');
+    }
     if (i % 3 === 0 && i > start) {
       say({ deleting: `w:${i - 1}` });
       db.delete(`w:${i - 1}`);

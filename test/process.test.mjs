@@ -65,17 +65,22 @@ test('a store held by another process is refused here; its lock goes when that p
   db.close();
 });
 
-test('kill -9 during writes loses nothing that returned', async () => {
+test('kill -9 during writes, and while the index doubles, loses nothing that returned', async () => {
   const path = tmp.file('killed.slabkv');
   let next = 0;
+  let diedInRehash = 0;
   const expected = new Map();
   for (let round = 0; round < 20; round++) {
     const log = tmp.file(`writer-${round}.log`);
-    const writer = startChild(['write-forever', path, String(next), log], (e) => e.ready);
+    const mode = round % 4 === 3 ? 'die-in-rehash' : 'timed';
+    const writer = startChild(['write-forever', path, String(next), log, mode], (e) => e.ready);
     await writer.ready;
-    await new Promise((resolve) => setTimeout(resolve, 10 + ((round * 37) % 120)));
-    writer.child.kill('SIGKILL');
-    await writer.exited;
+    if (mode === 'timed') {
+      await new Promise((resolve) => setTimeout(resolve, 10 + ((round * 37) % 120)));
+      writer.child.kill('SIGKILL');
+    }
+    const { signal } = await writer.exited;
+    assert.is(signal, 'SIGKILL');
     // A change announced but not reported done was in flight: it may or may not have happened, wholly.
     let inFlight;
     const events = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
@@ -85,6 +90,10 @@ test('kill -9 during writes loses nothing that returned', async () => {
       if (event.deleted) { expected.set(event.deleted, false); inFlight = undefined; }
     }
     if (inFlight) expected.delete(inFlight);
+    if (mode === 'die-in-rehash') {
+      assert.equal(events.at(-1), { dying: 'in rehash' });
+      diedInRehash++;
+    }
     next += 100000;
     const db = new DataStore(path);
     assert.ok(db.stats().recovered, `round ${round}: recovered`);
@@ -101,6 +110,7 @@ test('kill -9 during writes loses nothing that returned', async () => {
     db.close();
   }
   assert.ok(expected.size > 100, `${expected.size} keys were written`);
+  assert.is(diedInRehash, 5);
 });
 
 test.run();
