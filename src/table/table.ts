@@ -68,7 +68,6 @@ export class Table {
       this.checkTableSpan(old, oldCapacity, 'old table');
       if (this.header(Header.rehashIndex) >= oldCapacity) throw corrupt(`rehashIndex ${this.header(Header.rehashIndex)} is past the old table's ${oldCapacity} buckets`);
     }
-    if (this.header(Header.sweepIndex) >= this.header(Header.tableCapacity)) this.setHeader(Header.sweepIndex, 0);
   }
 
   private checkTableSpan(offset: number, capacity: number, name: string): void {
@@ -355,7 +354,7 @@ export class Table {
     const table = this.header(Header.tableOffset);
     const capacity = this.header(Header.tableCapacity);
     const base = H(table + SPAN_HEADER_SIZE);
-    let slot = this.header(Header.sweepIndex);
+    let slot = this.header(Header.sweepIndex) & (capacity - 1);
     let removed = 0;
     for (let n = 0; n < budget; n++) {
       const record = w[base + 2 * slot]!;
