@@ -1,24 +1,57 @@
-// Writes test/fixtures/tiny-v1.slabkv, the store that spec/FORMAT.md decodes byte by byte:
-//   create "user:1" {"name":"Ada"}; create "session" {"user":1} with a 60 s TTL at 2026-01-01T00:00:00Z; close.
-// The clock is pinned so that the file is the same on every run. Run: npm run build && node scripts/make-fixture.mjs
+// Writes the golden files of test/fixtures/, with the clock pinned so that each is the same on every run:
+//   tiny-v1.slabkv  (decoded byte by byte in spec/FORMAT.md): create "user:1" {"name":"Ada"}; create "session"
+//                   {"user":1} with a 60 s TTL at 2026-01-01T00:00:00Z; close.
+//   mixed-v1.slabkv the operations of mixedOperations() below: keys in several scripts, values of many size
+//                   classes, TTLs, deletes, and closed while its bucket array is being doubled.
+// Run: npm run build && node scripts/make-fixture.mjs
 import { rmSync } from 'node:fs';
 import { DataStore } from 'slabkv';
 
 export const FIXTURE = new URL('../test/fixtures/tiny-v1.slabkv', import.meta.url).pathname;
+export const MIXED_FIXTURE = new URL('../test/fixtures/mixed-v1.slabkv', import.meta.url).pathname;
 export const PINNED_NOW = Date.UTC(2026, 0, 1);
+
+function withPinnedClock(fn) {
+  const realNow = Date.now;
+  Date.now = () => PINNED_NOW;
+  try { fn(); } finally { Date.now = realNow; }
+}
 
 export function makeFixture(path) {
   rmSync(path, { force: true });
-  const realNow = Date.now;
-  Date.now = () => PINNED_NOW;
-  try {
+  withPinnedClock(() => {
     const db = new DataStore(path);
     db.create('user:1', { name: 'Ada' });
     db.create('session', { user: 1 }, 60);
     db.close();
-  } finally {
-    Date.now = realNow;
+  });
+}
+
+/** The operations that make mixed-v1, as [op, key, value?, ttl?]; replayed by the golden test to know the content. */
+export function* mixedOperations() {
+  const scripts = ['user', 'ключ', '鍵', '😀'];
+  for (let i = 0; i < 3700; i++) {
+    const key = `${scripts[i % 4]}:${i}`;
+    const value = { i, text: 'ab€'.repeat((i * 37) % 240), nested: { even: i % 2 === 0 } };
+    yield ['create', key, value, i % 5 === 0 ? 3600 * (1 + (i % 3)) : undefined];
+    if (i % 7 === 3) yield ['delete', `${scripts[(i - 1) % 4]}:${i - 1}`];
   }
 }
 
-if (process.argv[1] === new URL(import.meta.url).pathname) makeFixture(FIXTURE);
+export function makeMixedFixture(path) {
+  rmSync(path, { force: true });
+  withPinnedClock(() => {
+    const db = new DataStore(path);
+    for (const [op, key, value, ttl] of mixedOperations()) {
+      if (op === 'create') db.create(key, value, ttl);
+      else db.delete(key);
+    }
+    if (!db.stats().rehashing) throw new Error('mixed-v1 is meant to be closed mid-rehash; adjust the operations');
+    db.close();
+  });
+}
+
+if (process.argv[1] === new URL(import.meta.url).pathname) {
+  makeFixture(FIXTURE);
+  makeMixedFixture(MIXED_FIXTURE);
+}

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
-import { FIXTURE, PINNED_NOW, makeFixture } from '../scripts/make-fixture.mjs';
+import { FIXTURE, MIXED_FIXTURE, PINNED_NOW, makeFixture, makeMixedFixture, mixedOperations } from '../scripts/make-fixture.mjs';
 import { scratch, throwsCode, withClock } from './helpers.mjs';
 
 const format = createRequire(import.meta.url)('slabkv/format');
@@ -81,10 +81,45 @@ test('the worked hexdump is the fixture, line by line', () => {
   }
 });
 
-test('the fixture is reproducible from scripts/make-fixture.mjs', () => {
+test('the fixtures are reproducible from scripts/make-fixture.mjs', () => {
   const again = tmp.file('fixture-again.slabkv');
   makeFixture(again);
   assert.ok(readFileSync(again).equals(readFileSync(FIXTURE)));
+  makeMixedFixture(again);
+  assert.ok(readFileSync(again).equals(readFileSync(MIXED_FIXTURE)));
+});
+
+/** mixedExpected replays the operations of mixed-v1: key -> [JSON text, expiry ms or 0]. */
+function mixedExpected() {
+  const expected = new Map();
+  for (const [op, key, value, ttl] of mixedOperations()) {
+    if (op === 'create') expected.set(key, [JSON.stringify(value), ttl ? PINNED_NOW + ttl * 1000 : 0]);
+    else expected.delete(key);
+  }
+  return expected;
+}
+
+test('the mixed golden file, closed mid-rehash, reads exactly, through the library and through the spec alone', () => {
+  const expected = mixedExpected();
+  const copy = tmp.file('mixed.slabkv');
+  copyFileSync(MIXED_FIXTURE, copy);
+  for (const at of [PINNED_NOW + 1000, PINNED_NOW + 3_600_001, PINNED_NOW + 7_200_001]) {
+    const live = [...expected].filter(([, [, expiry]]) => expiry === 0 || expiry > at);
+    const decoded = listLive(readFileSync(MIXED_FIXTURE), at);
+    assert.is(decoded.size, live.length);
+    for (const [key, [text]] of live) assert.is(decoded.get(key), text, key);
+    withClock(at - Date.now(), () => {
+      const db = new DataStore(copy);
+      assert.is(db.stats().rehashing, true);
+      assert.is(db.count, live.length);
+      for (const [key, [text]] of live) assert.is(db.readText(key), text, key);
+      assert.equal(new Set(db.keys()), new Set(live.map(([key]) => key)));
+      const report = db.verify();
+      assert.ok(report.ok, report.problems.join('; '));
+      db.close();
+    });
+    copyFileSync(MIXED_FIXTURE, copy); // each look starts from the golden bytes
+  }
 });
 
 test('the golden fixture opens and reads exactly', () => {
