@@ -16,6 +16,7 @@ if (mode === 'try-open') {
 } else if (mode === 'hold') {
   // Opens the store, says so, and keeps it open until killed or told to close on stdin.
   const db = new DataStore(path);
+  if (args[0] === 'write') db.create(`held:${process.pid}`, { pid: process.pid });
   say({ holding: true, pid: process.pid });
   process.stdin.on('data', () => { db.close(); say({ closed: true }); process.exit(0); });
 } else if (mode === 'write-forever') {

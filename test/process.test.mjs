@@ -3,7 +3,10 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
+
+const format = createRequire(import.meta.url)('slabkv/format');
 import { scratch, throwsCode } from './helpers.mjs';
 
 const tmp = scratch();
@@ -54,7 +57,7 @@ test('another process gets STORE_LOCKED while the store is open, and gets in aft
 
 test('a store held by another process is refused here; its lock goes when that process is killed', async () => {
   const path = tmp.file('held.slabkv');
-  const holder = startChild(['hold', path], (e) => e.holding);
+  const holder = startChild(['hold', path, 'write'], (e) => e.holding);
   await holder.ready;
   const err = throwsCode(() => new DataStore(path), 'STORE_LOCKED');
   assert.match(err.message, `pid ${holder.child.pid}`);
@@ -62,7 +65,27 @@ test('a store held by another process is refused here; its lock goes when that p
   await holder.exited;
   const db = new DataStore(path); // the kernel dropped the dead process's lock
   assert.ok(db.stats().recovered, 'the unclean shutdown was detected and recovered');
+  assert.is(db.count, 1);
   db.close();
+});
+
+test('a process that only read and was killed leaves the file clean: no recovery', async () => {
+  const path = tmp.file('reader.slabkv');
+  const db = new DataStore(path);
+  db.create('k', { a: 1 });
+  db.close();
+  const before = readFileSync(path);
+  const reader = startChild(['hold', path], (e) => e.holding);
+  await reader.ready;
+  reader.child.kill('SIGKILL');
+  await reader.exited;
+  const again = new DataStore(path);
+  assert.is(again.stats().recovered, null);
+  assert.equal(again.read('k'), { a: 1 });
+  again.close();
+  const after = readFileSync(path);
+  for (const offset of [format.Header.ownerPid, format.Header.lockWord]) after.writeUInt32LE(0, offset);
+  assert.ok(after.equals(before), 'reading changed nothing but the run-time fields');
 });
 
 test('kill -9 during writes, and while the index doubles, loses nothing that returned', async () => {

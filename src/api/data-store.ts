@@ -298,6 +298,7 @@ export class DataStore {
    * the change did not finish), and expired records ahead of the sweep cursor are reclaimed first.
    */
   #beginChange(store: SharedStore, now: number): void {
+    store.markOpen();
     store.file.words[H(Header.busy)] = 1;
     store.table.heap.maxSize = this.#maxSize;
     store.table.sweep(now, SWEEP_BUDGET);

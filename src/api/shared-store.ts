@@ -68,25 +68,39 @@ export class SharedStore {
     }
   }
 
-  /** prepare runs in the first thread of the process to open the file: create, check, or recover it, then mark it open. */
+  /**
+   * prepare runs in the first thread of the process to open the file: it creates, checks or recovers it. A clean
+   * file stays marked clean until its first change (markOpen), so opening writes nothing to the disk, and a process
+   * that only reads leaves the file clean even if it dies.
+   */
   private prepare(sizeOnDisk: number): void {
     const bytes = this.file.bytes;
-    const clean = sizeOnDisk > 0 && isClean(bytes);
     if (sizeOnDisk === 0) {
       writeNewHeader(bytes, NEW_FILE_SIZE);
       this.table.createIndex();
-    } else if (clean) {
+      sealHeader(bytes);
+      this.file.flush();
+    } else if (isClean(bytes)) {
       this.table.checkIndex();
     } else {
       this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
+      this.file.flush();
     }
+    // Run-time fields, outside the header checksum: changing them leaves a clean file clean.
     this.file.words[H(Header.ownerPid)] = process.pid;
     this.file.words[H(Header.busy)] = 0;
     this.lock.reset();
+  }
+
+  /**
+   * markOpen makes the file say "open" on disk before its first change: were the OS to write changed pages back
+   * and then crash, the next open must not trust the counters and lists of a header that still says "clean".
+   * O(1) after the first call. Lock held.
+   */
+  markOpen(): void {
+    if (this.file.words[H(Header.state)] === STATE_OPEN) return;
     this.file.words[H(Header.state)] = STATE_OPEN;
-    // The file says "open" on disk before anything in it changes. A clean open changed the header alone.
-    if (clean) this.file.flushHeader();
-    else this.file.flush();
+    this.file.flushHeader();
   }
 
   /** recoverIfInterrupted rebuilds the store when the last change under the lock did not finish. Lock held. */
@@ -106,14 +120,16 @@ export class SharedStore {
         this.lock.enter();
         try {
           this.recoverIfInterrupted();
-          this.file.flush();
+          this.file.words[H(Header.ownerPid)] = 0;
+          if (this.file.words[H(Header.state)] === STATE_OPEN) {
+            this.file.flush();
+            sealHeader(this.file.bytes);
+            this.file.flushHeader();
+          }
         } finally {
           this.lock.leave();
         }
-        this.file.words[H(Header.ownerPid)] = 0;
-        sealHeader(this.file.bytes);
-        this.file.flushHeader();
-        prepared = false; // a thread that opens it again must check and mark it open again
+        prepared = false; // a thread that opens it again must check it again
       }
     } finally {
       native.setupLeave(this.lockId, prepared ? 1 : 0);

@@ -25,14 +25,20 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
   view(bytes).setUint32(offset, value, true);
 }
 
-/** headerChecksum is XXH32 of the header bytes with the checksum field read as zero. */
+/** Fields left out of the header checksum (read as zero): the checksum itself, and the run-time fields. */
+const UNCHECKED_FIELDS = [Header.checksum, Header.lockWord, Header.ownerPid, Header.busy];
+
+/**
+ * headerChecksum is XXH32 of the header bytes with the checksum and the run-time fields (lockWord, ownerPid, busy)
+ * read as zero: those change while a clean file is open and read.
+ */
 export function headerChecksum(bytes: Uint8Array): number {
   const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
-  writeU32(copy, Header.checksum, 0);
+  for (const field of UNCHECKED_FIELDS) writeU32(copy, field, 0);
   return xxh32(copy, 0, HEADER_SIZE, HASH_SEED);
 }
 
-/** writeNewHeader fills bytes[0, HEADER_SIZE) with the header of an empty store, marked open. */
+/** writeNewHeader fills bytes[0, HEADER_SIZE) with the header of an empty store, marked open until sealed. */
 export function writeNewHeader(bytes: Uint8Array, fileSize: number): void {
   bytes.fill(0, 0, HEADER_SIZE);
   bytes.set(MAGIC, Header.magic);
