@@ -176,7 +176,7 @@ export class DataStore {
       const table = store.table;
       store.lock.enter();
       try {
-        store.recoverIfInterrupted();
+        store.catchUp();
         at = scanLive(store.file, at, SCAN_SLABS, Date.now(), (record) => {
           const key = table.keyAt(record);
           if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
@@ -194,7 +194,7 @@ export class DataStore {
     const w = store.file.words;
     store.lock.enter();
     try {
-      store.recoverIfInterrupted();
+      store.catchUp();
       const records = w[H(Header.recordCount)]!;
       const buckets = w[H(Header.tableCapacity)]!;
       return {
@@ -221,7 +221,7 @@ export class DataStore {
     const store = this.#open();
     store.lock.enter();
     try {
-      store.recoverIfInterrupted();
+      store.catchUp();
       return verifyTable(store.table, Date.now(), options?.onProgress);
     } finally {
       store.lock.leave();
@@ -233,7 +233,7 @@ export class DataStore {
     const store = this.#open();
     store.lock.enter();
     try {
-      store.recoverIfInterrupted();
+      store.catchUp();
       return spaceByClass(store.file);
     } finally {
       store.lock.leave();
@@ -245,6 +245,7 @@ export class DataStore {
     const store = this.#open();
     store.lock.enter();
     try {
+      store.catchUp();
       store.file.flush();
     } finally {
       store.lock.leave();
@@ -278,7 +279,7 @@ export class DataStore {
     keyHashValue = keyHash(keyBytes, keyLength);
     store.lock.enter();
     try {
-      store.recoverIfInterrupted();
+      store.catchUp();
     } catch (error) {
       store.lock.leave();
       throw error;

@@ -53,7 +53,7 @@ export class SharedStore {
         checkBeforeMapping(fd, size);
         if (size === 0) growNewFile(fd, realPath);
       }
-      file = new MappedFile(fd, realPath);
+      file = new MappedFile(fd, realPath, Math.max(size, NEW_FILE_SIZE));
       const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
       if (!prepared) store.prepare(size);
       openStores.set(realPath, store);
@@ -103,8 +103,12 @@ export class SharedStore {
     this.file.flushHeader();
   }
 
-  /** recoverIfInterrupted rebuilds the store when the last change under the lock did not finish. Lock held. */
-  recoverIfInterrupted(): void {
+  /**
+   * catchUp runs first under the lock in every operation: it maps the file again if another thread grew it, and
+   * rebuilds the store when the last change under the lock did not finish (its thread died).
+   */
+  catchUp(): void {
+    this.file.catchUp();
     if (this.file.words[H(Header.busy)] === 0) return;
     this.recovered = rebuild(this.table, Date.now(), this.file.size);
     this.file.words[H(Header.busy)] = 0;
@@ -119,7 +123,7 @@ export class SharedStore {
       if (native.references(this.lockId) === 1) {
         this.lock.enter();
         try {
-          this.recoverIfInterrupted();
+          this.catchUp();
           this.file.words[H(Header.ownerPid)] = 0;
           if (this.file.words[H(Header.state)] === STATE_OPEN) {
             this.file.flush();

@@ -1,7 +1,10 @@
 /**
- * MappedFile: one store file mapped read-write and shared. The whole MAX_FILE_SIZE range is mapped once, so growth
- * never moves the mapping (other threads keep valid views); only bytes below the header's fileSize are ever
- * touched, because pages past the end of the file raise SIGBUS.
+ * MappedFile: one store file mapped read-write and shared, by one thread. The mapping covers the file rounded up to
+ * a power of two (at least 1 MiB): V8 counts a mapped Buffer as external memory and collects garbage when that
+ * grows, so mapping the whole 1 GiB ceiling would cost a full GC at every open. When the file outgrows the mapping
+ * (grown by this thread, or by another: catchUp), it is mapped again, larger; the old mapping stays valid until
+ * it is collected. Only bytes below the header's fileSize are ever touched, because pages past the end of the file
+ * raise SIGBUS.
  */
 import * as fs from 'node:fs';
 import mmapModule from '@riaskov/mmap-io';
@@ -13,25 +16,49 @@ import { DataStoreError } from '../api/errors.js';
 const mmap = mmapModule as unknown as (typeof mmapModule)['default'];
 const READ_WRITE = (mmap.PROT_READ | mmap.PROT_WRITE) as 3;
 
-export class MappedFile {
-  /** bytes is the mapping; words views it as u32 for aligned field access; atomics for the lock word. */
-  bytes: Buffer;
-  words: Uint32Array;
-  atomics: Int32Array;
+const MIN_MAPPING = 1 << 20;
 
-  constructor(readonly fd: number, readonly path: string) {
+/** mappingLength is the power of two, from 1 MiB to MAX_FILE_SIZE, that covers size bytes. */
+function mappingLength(size: number): number {
+  let length = MIN_MAPPING;
+  while (length < size && length < MAX_FILE_SIZE) length *= 2;
+  return length;
+}
+
+export class MappedFile {
+  /**
+   * bytes is the mapping; words views it as u32 for aligned field access; atomics for the lock word. All three are
+   * replaced when the file is mapped again: read them from here at each use, not from a copy kept across growth.
+   */
+  bytes!: Buffer;
+  words!: Uint32Array;
+  atomics!: Int32Array;
+
+  constructor(readonly fd: number, readonly path: string, size: number) {
+    this.map(mappingLength(size));
+  }
+
+  private map(length: number): void {
+    let bytes: Buffer;
     try {
-      this.bytes = mmap.map(MAX_FILE_SIZE, READ_WRITE, mmap.MAP_SHARED, fd, 0);
+      bytes = mmap.map(length, READ_WRITE, mmap.MAP_SHARED, this.fd, 0);
     } catch (cause) {
-      throw new DataStoreError('IO_ERROR', `cannot map ${path}: ${(cause as Error).message}`, { cause });
+      throw new DataStoreError('IO_ERROR', `cannot map ${length} bytes of ${this.path}: ${(cause as Error).message}`, { cause });
     }
-    this.words = new Uint32Array(this.bytes.buffer, this.bytes.byteOffset, MAX_FILE_SIZE / 4);
-    this.atomics = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, MAX_FILE_SIZE / 4);
+    this.bytes = bytes;
+    this.words = new Uint32Array(bytes.buffer, bytes.byteOffset, length / 4);
+    this.atomics = new Int32Array(bytes.buffer, bytes.byteOffset, length / 4);
   }
 
   /** size is the file's length as the header records it: the bound of every access. */
   get size(): number {
     return this.words[Header.fileSize >>> 2]!;
+  }
+
+  /** catchUp maps the file again when it has grown past the mapping (another thread grew it). O(1) otherwise. */
+  catchUp(): void {
+    const size = this.size;
+    if (size > this.bytes.length) this.map(mappingLength(size));
   }
 
   /** growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS). */
@@ -43,6 +70,7 @@ export class MappedFile {
       const cause = Object.assign(new Error(`posix_fallocate: errno ${err}`), { errno: err });
       throw new DataStoreError('IO_ERROR', `cannot grow ${this.path} from ${oldSize} to ${newSize} bytes (errno ${err})`, { cause });
     }
+    if (newSize > this.bytes.length) this.map(mappingLength(newSize));
     this.words[Header.fileSize >>> 2] = newSize;
   }
 

@@ -71,7 +71,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   const started = performance.now();
   const file = table.file;
   const heap = table.heap;
-  const w = file.words;
+  let w = file.words;
   const heapEnd = heap.header(Header.heapEnd);
   if (heapEnd < HEADER_SIZE || heapEnd > fileSize || (heapEnd - HEADER_SIZE) % SLAB_SIZE !== 0) {
     throw corrupt(`recovery refused: heapEnd ${heapEnd} is not a slab boundary inside the ${fileSize}-byte file`);
@@ -145,6 +145,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   heap.setHeader(Header.recordCount, 0);
   heap.setHeader(Header.expiringCount, 0);
   table.createIndex(capacity);
+  w = file.words; // createIndex may have grown the file, and so mapped it again
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) continue;
     forEachChunk(span, (chunk) => {
