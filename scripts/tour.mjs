@@ -3,7 +3,7 @@
 import { DataStore, DataStoreError } from 'slabkv';
 
 const db = new DataStore();
-const show = (label, value) => console.log(`${label.padEnd(34)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+const show = (label, value) => console.log(`${label.padEnd(42)} ${typeof value === 'string' ? value : JSON.stringify(value)}`);
 
 show('store file', db.path);
 for (const key of ['tour:ada', 'tour:session']) if (db.has(key)) db.delete(key);
