@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DataStore } from 'slabkv';
 import { FIXTURE } from '../scripts/make-fixture.mjs';
 import { scratch } from './helpers.mjs';
 
@@ -96,6 +97,13 @@ test('inspect decodes the header, a key\'s probe and record, and any offset', ()
   assert.match(slabkv(['inspect', '--offset', String(0x5b18), '--file', file]).stdout, /bucket 2401 at 0x00005b18/);
   assert.match(slabkv(['inspect', '--offset', '40', '--file', file]).stdout, 'field fileSize');
   assert.is(slabkv(['inspect', '--offset', '999999999', '--file', file]).code, 2);
+  // It reads without the lock, so it works on a store this process has open.
+  const held = new DataStore(file);
+  const whileHeld = slabkv(['inspect', '--key', 'user:1', '--file', file]);
+  assert.is(whileHeld.code, 0);
+  assert.match(whileHeld.stdout, 'FOUND');
+  assert.is(slabkv(['get', 'user:1', '--file', file]).code, 18); // STORE_LOCKED
+  held.close();
 });
 
 test('dump and load move every entry; load is all or nothing and names the bad line', () => {

@@ -25,27 +25,30 @@ const token = native.threadToken();
 export class StoreLock {
   constructor(private readonly file: MappedFile) {}
 
-  /** enter takes the lock; it returns true when the lock was taken over from a thread that died holding it. */
-  enter(): boolean {
-    if (Atomics.compareExchange(this.file.atomics, WORD, 0, token) === 0) return false;
-    return this.enterContended();
+  /**
+   * enter takes the lock. A lock taken over from a dead thread needs nothing more here: the busy flag tells the
+   * caller's catchUp whether the dead thread left a change half made.
+   */
+  enter(): void {
+    if (Atomics.compareExchange(this.file.atomics, WORD, 0, token) === 0) return;
+    this.enterContended();
   }
 
-  private enterContended(): boolean {
+  private enterContended(): void {
     const words = this.file.atomics;
     const mine = (token | LOCK_WAITERS) | 0;
     for (;;) {
       const seen = Atomics.load(words, WORD);
       if (seen === 0) {
         // Others may still sleep: take the lock with the waiters bit so that leave() wakes them.
-        if (Atomics.compareExchange(words, WORD, 0, mine) === 0) return false;
+        if (Atomics.compareExchange(words, WORD, 0, mine) === 0) return;
         continue;
       }
       const flagged = (seen | LOCK_WAITERS) | 0;
       if (seen !== flagged && Atomics.compareExchange(words, WORD, seen, flagged) !== seen) continue;
       native.wait(this.file.bytes, Header.lockWord, flagged, SLEEP_MS);
       if (Atomics.load(words, WORD) === flagged && !native.tokenAlive((flagged & ~LOCK_WAITERS) >>> 0)) {
-        if (Atomics.compareExchange(words, WORD, flagged, mine) === flagged) return true;
+        if (Atomics.compareExchange(words, WORD, flagged, mine) === flagged) return;
       }
     }
   }

@@ -7,6 +7,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataStore } from '../api/data-store.js';
 import { DataStoreError, type ErrorCode } from '../api/errors.js';
 import { checkKey, encodeValue } from '../api/validate.js';
+import { defaultStorePath } from '../api/paths.js';
 import { inspectHeader, inspectKey, inspectOffset, openForInspection } from './inspect.js';
 
 /** Exit codes: 0 success, 1 "no" (has on a missing key), 2 usage, then one per error code. */
@@ -138,7 +139,7 @@ const commands: Record<string, Command> = {
     options: { key: { type: 'string' }, offset: { type: 'string' } },
     positionals: 0,
     run(_args, values, file) {
-      const path = file ?? new DataStore().path; // the default store (opened and closed at once to find it)
+      const path = file ?? defaultStorePath(); // without opening it: inspect takes no lock
       let bytes;
       try {
         bytes = openForInspection(path);
