@@ -175,7 +175,7 @@ test('a decoder written from the spec alone lists exactly the live keys and valu
     const value = { i, text: 'é'.repeat(i % 3000) };
     db.create(key, value, i % 7 === 0 ? 1 : undefined);
     if (i % 7 !== 0) expected.set(key, JSON.stringify(value));
-    if (i % 11 === 0) { db.delete(key); expected.delete(key); }
+    if (i % 11 === 0 && i % 7 !== 0) { db.delete(key); expected.delete(key); } // a 1 s TTL may pass before a delete
   }
   db.close();
   const decoded = listLive(readFileSync(path), Date.now() + 2000); // the 1 s TTLs have passed by then
