@@ -153,14 +153,12 @@ export class Table {
 
   /** checkLiveRecord throws FILE_CORRUPT unless a live, well-formed record starts at offset. Returns its class. */
   checkLiveRecord(offset: number): number {
+    this.checkRecordBounds(offset);
     const sizeClass = this.heap.classOfChunk(offset);
     const w = this.words;
-    if (sizeClass < 0) throw corrupt(`a bucket points at ${hex(offset)}, which is not a record chunk`);
-    const keyLength = w[H(offset + Record.keyLength)]! & 0xffff;
-    const valueLength = w[H(offset + Record.valueLength)]!;
-    if (w[H(offset + Record.state)] !== RECORD_LIVE || keyLength === 0 || keyLength > MAX_KEY_BYTES ||
-      valueLength > MAX_VALUE_BYTES || RECORD_HEADER_SIZE + keyLength + valueLength > CHUNK_SIZES[sizeClass]!) {
-      throw corrupt(`the record at ${hex(offset)} is not a live record (state, key or value length out of range)`);
+    const length = RECORD_HEADER_SIZE + (w[H(offset + Record.keyLength)]! & 0xffff) + w[H(offset + Record.valueLength)]!;
+    if (sizeClass < 0 || length > CHUNK_SIZES[sizeClass]!) {
+      throw corrupt(`the record at ${hex(offset)} is not a whole record chunk of a RECORDS slab`);
     }
     return sizeClass;
   }
