@@ -7,10 +7,18 @@
  *    worker thread that exits without closing are dropped by an environment cleanup hook, so a dead thread never
  *    leaves the file locked. (fs-ext gives flock too, but is a NAN addon whose init crashes the process when loaded
  *    in a second worker; this file is Node-API and context-aware.)
- * 2. Thread liveness: every thread that loads this addon gets a unique token; the token is dead once the thread's
+ * 2. The mapping. Each thread maps the file once, MAP_SHARED, over the whole 1 GiB a store may reach: the address
+ *    never moves, so a view made before the file grew stays valid. JavaScript sees it through ArrayBuffers that
+ *    cover the part in use (touching pages past the end of the file would raise SIGBUS); a larger one is made when
+ *    the file grows. unmap detaches every such ArrayBuffer (their views read as empty from then on, never as freed
+ *    memory) and then unmaps, at close: not when the garbage collector gets to it.
+ * 3. Thread liveness: every thread that loads this addon gets a unique token; the token is dead once the thread's
  *    environment is torn down. The store's lock word holds the owner's token, so a waiter can tell a dead owner.
- * 3. futex wait and wake on a word of a shared mapping: Atomics.wait works only on a SharedArrayBuffer.
- * 4. posix_fallocate: grow the file with real blocks, so a full disk is an error and never a SIGBUS.
+ * 4. futex wait and wake on a word of a shared mapping: Atomics.wait works only on a SharedArrayBuffer.
+ * 5. posix_fallocate: grow the file with real blocks, so a full disk is an error and never a SIGBUS.
+ *
+ * Arguments are checked: a call with a missing or mistyped argument throws a TypeError rather than acting on a
+ * default (fd -1, offset 0).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -21,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +38,11 @@
 #include <sys/syscall.h>
 #endif
 
+/* Thread tokens stay clear of bit 31, which the store's lock word uses to flag waiters. */
+#define TOKEN_LIMIT 0x7fffffffu
+/* How often acquire retries when the path was replaced between open(2) and flock(2). */
+#define ACQUIRE_ATTEMPTS 16
+
 typedef struct FileLock {
   struct FileLock* next;
   dev_t dev;
@@ -36,8 +50,8 @@ typedef struct FileLock {
   int fd;
   uint32_t id;
   uint32_t refs;
-  uint32_t prepared; /* the file has been checked and marked open by a thread of this process */
-  pthread_mutex_t setup; /* serialises open and last close of one store among the process's threads */
+  uint32_t prepared; /* the file has been checked (and, if need be, recovered) by a thread of this process */
+  pthread_mutex_t setup; /* serialises open and close of one store among the process's threads */
 } FileLock;
 
 typedef struct ThreadRef { /* one per (thread, lock) pair: what the cleanup hook must give back */
@@ -46,9 +60,17 @@ typedef struct ThreadRef { /* one per (thread, lock) pair: what the cleanup hook
   uint32_t count;
 } ThreadRef;
 
+typedef struct Mapping {
+  struct Mapping* next;
+  uint32_t id;
+  void* addr;
+  size_t length;
+} Mapping;
+
 typedef struct ThreadState {
   uint32_t token;
   ThreadRef* refs;
+  Mapping* mappings; /* this thread's mappings: unmapped by the cleanup hook if the thread ends without close */
   pthread_mutex_t* setup_held; /* a thread terminated while opening must not leave the setup mutex locked */
 } ThreadState;
 
@@ -61,6 +83,7 @@ static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
 static FileLock* locks = NULL;
 static LiveToken* live_tokens = NULL;
 static uint32_t next_lock_id = 1;
+static uint32_t next_mapping_id = 1;
 static uint32_t next_token = 1;
 
 static FileLock* find_lock_by_id(uint32_t id) {
@@ -68,7 +91,8 @@ static FileLock* find_lock_by_id(uint32_t id) {
   return NULL;
 }
 
-/* Drops one reference; the caller holds registry_mutex. */
+/* Drops one reference, freeing the lock (and letting go of the flock) with the last. Caller holds registry_mutex
+   and not the lock's setup mutex. */
 static void unref_lock(FileLock* lock) {
   if (--lock->refs > 0) return;
   FileLock** p = &locks;
@@ -102,6 +126,12 @@ static int thread_drop_ref(ThreadState* ts, uint32_t lock_id) {
 
 static void thread_cleanup(void* arg) {
   ThreadState* ts = arg;
+  for (Mapping* m = ts->mappings; m;) {
+    Mapping* next = m->next;
+    munmap(m->addr, m->length);
+    free(m);
+    m = next;
+  }
   if (ts->setup_held) pthread_mutex_unlock(ts->setup_held);
   pthread_mutex_lock(&registry_mutex);
   for (ThreadRef* r = ts->refs; r;) {
@@ -122,10 +152,11 @@ static void thread_cleanup(void* arg) {
   free(ts);
 }
 
-/* ---- argument helpers ---- */
+/* ---- arguments and results ---- */
 
 static napi_value make_u32(napi_env env, uint32_t v) { napi_value r; napi_create_uint32(env, v, &r); return r; }
 static napi_value make_i32(napi_env env, int32_t v) { napi_value r; napi_create_int32(env, v, &r); return r; }
+static napi_value make_bool(napi_env env, int v) { napi_value r; napi_get_boolean(env, v, &r); return r; }
 
 static ThreadState* thread_state(napi_env env) {
   void* data = NULL;
@@ -133,43 +164,100 @@ static ThreadState* thread_state(napi_env env) {
   return data;
 }
 
-/* acquire(path): [lockId, first] on success, [0, errno] when locked (EWOULDBLOCK) or the open failed. */
+/* get_args fetches exactly n arguments; throws and returns 0 when fewer were passed. */
+static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value* argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
+    napi_throw_type_error(env, NULL, "slabkv_native: missing argument");
+    return 0;
+  }
+  return 1;
+}
+
+static int arg_u32(napi_env env, napi_value v, uint32_t* out) {
+  if (napi_get_value_uint32(env, v, out) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, "slabkv_native: expected a number");
+  return 0;
+}
+
+static int arg_i32(napi_env env, napi_value v, int32_t* out) {
+  if (napi_get_value_int32(env, v, out) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, "slabkv_native: expected a number");
+  return 0;
+}
+
+static int arg_size(napi_env env, napi_value v, double* out) {
+  if (napi_get_value_double(env, v, out) == napi_ok && *out >= 0 && *out <= 9007199254740991.0) return 1;
+  napi_throw_type_error(env, NULL, "slabkv_native: expected a non-negative size");
+  return 0;
+}
+
+static napi_value pair(napi_env env, napi_value a, napi_value b, napi_value c) {
+  napi_value result;
+  napi_create_array_with_length(env, 3, &result);
+  napi_set_element(env, result, 0, a);
+  napi_set_element(env, result, 1, b);
+  napi_set_element(env, result, 2, c);
+  return result;
+}
+
+static napi_value failed(napi_env env, int err) {
+  return pair(env, make_u32(env, 0), make_i32(env, err), make_i32(env, -1));
+}
+
+/* ---- the process's file lock ---- */
+
+/*
+ * acquire(path): [lockId, first, fd] on success, where fd is the process's descriptor of the file (read-write, for
+ * mapping and growing it) and first is 1 when this call took the OS lock; [0, errno, -1] when the file does not
+ * exist (ENOENT), is locked by another process (EWOULDBLOCK), or cannot be opened. Never creates the file.
+ * After flock it checks that the path still names the file it locked: a store created (renamed into place) in the
+ * meantime is another file, and is opened again.
+ */
 static napi_value acquire(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  char path[4096];
+  if (!get_args(env, info, 1, argv)) return NULL;
   size_t len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &len) != napi_ok || len >= sizeof path - 1) {
-    napi_throw_type_error(env, NULL, "acquire(path): path must be a string shorter than 4095 bytes");
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "acquire(path): path must be a string");
     return NULL;
   }
-  napi_value result;
-  napi_create_array_with_length(env, 2, &result);
-  int fd = open(path, O_RDWR | O_CLOEXEC);
+  char* path = malloc(len + 1);
+  if (!path) return failed(env, ENOMEM);
+  napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
+  if (strlen(path) != len) { free(path); return failed(env, EINVAL); } /* a NUL inside the path */
+
+  int fd = -1, err = 0, first = 0;
   struct stat st;
-  if (fd < 0 || fstat(fd, &st) != 0) {
-    int err = errno;
-    if (fd >= 0) close(fd);
-    napi_set_element(env, result, 0, make_u32(env, 0));
-    napi_set_element(env, result, 1, make_i32(env, err));
-    return result;
-  }
-  pthread_mutex_lock(&registry_mutex);
-  FileLock* lock = locks;
-  while (lock && !(lock->dev == st.st_dev && lock->ino == st.st_ino)) lock = lock->next;
-  int first = 0;
-  if (lock) {
-    close(fd);
-    lock->refs++;
-  } else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    pthread_mutex_unlock(&registry_mutex);
-    close(fd);
-    napi_set_element(env, result, 0, make_u32(env, 0));
-    napi_set_element(env, result, 1, make_i32(env, err));
-    return result;
-  } else {
+  FileLock* lock = NULL;
+  for (int attempt = 0; attempt < ACQUIRE_ATTEMPTS && !lock; attempt++) {
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0) { err = errno; break; }
+    if (!S_ISREG(st.st_mode)) { err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL; break; }
+    pthread_mutex_lock(&registry_mutex);
+    lock = locks;
+    while (lock && !(lock->dev == st.st_dev && lock->ino == st.st_ino)) lock = lock->next;
+    if (lock) {
+      lock->refs++;
+      pthread_mutex_unlock(&registry_mutex);
+      close(fd);
+      fd = lock->fd;
+      break;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      err = errno;
+      pthread_mutex_unlock(&registry_mutex);
+      break;
+    }
+    struct stat now;
+    if (stat(path, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
+      pthread_mutex_unlock(&registry_mutex);
+      flock(fd, LOCK_UN);
+      close(fd);
+      fd = -1;
+      err = ENOENT;
+      continue;
+    }
     lock = calloc(1, sizeof *lock);
     if (!lock) abort();
     lock->dev = st.st_dev;
@@ -181,41 +269,26 @@ static napi_value acquire(napi_env env, napi_callback_info info) {
     lock->next = locks;
     locks = lock;
     first = 1;
+    pthread_mutex_unlock(&registry_mutex);
   }
+  free(path);
+  if (!lock) {
+    if (fd >= 0) close(fd);
+    return failed(env, err ? err : EAGAIN);
+  }
+  pthread_mutex_lock(&registry_mutex);
   thread_add_ref(thread_state(env), lock->id);
   uint32_t id = lock->id;
+  int lock_fd = lock->fd;
   pthread_mutex_unlock(&registry_mutex);
-  napi_set_element(env, result, 0, make_u32(env, id));
-  napi_set_element(env, result, 1, make_i32(env, first));
-  return result;
-}
-
-static uint32_t arg_u32(napi_env env, napi_callback_info info, size_t index) {
-  size_t argc = 4;
-  napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t v = 0;
-  if (index < argc) napi_get_value_uint32(env, argv[index], &v);
-  return v;
-}
-
-/* release(lockId): drops this thread's reference; returns the references left in the process. */
-static napi_value release(napi_env env, napi_callback_info info) {
-  uint32_t id = arg_u32(env, info, 0);
-  pthread_mutex_lock(&registry_mutex);
-  uint32_t left = 0;
-  FileLock* lock = find_lock_by_id(id);
-  if (lock && thread_drop_ref(thread_state(env), id)) {
-    left = lock->refs - 1;
-    unref_lock(lock);
-  }
-  pthread_mutex_unlock(&registry_mutex);
-  return make_u32(env, left);
+  return pair(env, make_u32(env, id), make_i32(env, first), make_i32(env, lock_fd));
 }
 
 /* references(lockId): how many references the process holds (0 when unknown). */
 static napi_value references(napi_env env, napi_callback_info info) {
-  uint32_t id = arg_u32(env, info, 0);
+  napi_value argv[1];
+  uint32_t id;
+  if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &id)) return NULL;
   pthread_mutex_lock(&registry_mutex);
   FileLock* lock = find_lock_by_id(id);
   uint32_t refs = lock ? lock->refs : 0;
@@ -223,47 +296,151 @@ static napi_value references(napi_env env, napi_callback_info info) {
   return make_u32(env, refs);
 }
 
-/* setupEnter / setupLeave(lockId): the process-wide mutex of one store, held while a thread opens or closes it.
-   The lock is found under registry_mutex but waited on outside it; it cannot be freed meanwhile because the
-   caller holds a reference. */
-static pthread_mutex_t* setup_mutex(uint32_t id) {
-  pthread_mutex_lock(&registry_mutex);
-  FileLock* lock = find_lock_by_id(id);
-  pthread_mutex_unlock(&registry_mutex);
-  return lock ? &lock->setup : NULL;
-}
-
-/* setupEnter(lockId): locks the store's setup mutex; returns whether the file is already prepared. */
+/* setupEnter(lockId): locks the store's setup mutex; returns whether the file is already prepared. The caller
+   holds a reference, so the lock cannot be freed while this waits. */
 static napi_value setup_enter(napi_env env, napi_callback_info info) {
-  uint32_t id = arg_u32(env, info, 0);
-  pthread_mutex_t* m = setup_mutex(id);
-  int prepared = 0;
-  if (m) {
-    pthread_mutex_lock(m);
-    thread_state(env)->setup_held = m;
-    pthread_mutex_lock(&registry_mutex);
-    FileLock* lock = find_lock_by_id(id);
-    prepared = lock ? (int)lock->prepared : 0;
-    pthread_mutex_unlock(&registry_mutex);
-  }
-  napi_value r;
-  napi_get_boolean(env, prepared, &r);
-  return r;
-}
-
-/* setupLeave(lockId, prepared): records whether the file is prepared, then unlocks the setup mutex. */
-static napi_value setup_leave(napi_env env, napi_callback_info info) {
-  uint32_t id = arg_u32(env, info, 0);
-  uint32_t prepared = arg_u32(env, info, 1);
+  napi_value argv[1];
+  uint32_t id;
+  if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &id)) return NULL;
+  ThreadState* ts = thread_state(env);
   pthread_mutex_lock(&registry_mutex);
   FileLock* lock = find_lock_by_id(id);
-  if (lock) lock->prepared = prepared;
   pthread_mutex_unlock(&registry_mutex);
-  pthread_mutex_t* m = setup_mutex(id);
-  if (m) pthread_mutex_unlock(m);
-  thread_state(env)->setup_held = NULL;
+  if (!lock || ts->setup_held) {
+    napi_throw_error(env, NULL, "setupEnter: unknown lock, or this thread already holds a setup mutex");
+    return NULL;
+  }
+  pthread_mutex_lock(&lock->setup);
+  ts->setup_held = &lock->setup;
+  pthread_mutex_lock(&registry_mutex);
+  int prepared = (int)lock->prepared;
+  pthread_mutex_unlock(&registry_mutex);
+  return make_bool(env, prepared);
+}
+
+/*
+ * setupLeave(lockId, prepared, release): records whether the file is prepared, drops this thread's reference when
+ * release is 1, and unlocks the setup mutex, all under the registry mutex: a thread closing at the same moment
+ * sees either both references or one, never a count that is about to change.
+ */
+static napi_value setup_leave(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t id, prepared, drop;
+  if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_u32(env, argv[1], &prepared) ||
+      !arg_u32(env, argv[2], &drop)) return NULL;
+  ThreadState* ts = thread_state(env);
+  pthread_mutex_lock(&registry_mutex);
+  FileLock* lock = find_lock_by_id(id);
+  if (!lock || ts->setup_held != &lock->setup) {
+    pthread_mutex_unlock(&registry_mutex);
+    napi_throw_error(env, NULL, "setupLeave: this thread does not hold that store's setup mutex");
+    return NULL;
+  }
+  lock->prepared = prepared;
+  pthread_mutex_unlock(&lock->setup);
+  ts->setup_held = NULL;
+  if (drop && thread_drop_ref(ts, id)) unref_lock(lock);
+  pthread_mutex_unlock(&registry_mutex);
+  return make_u32(env, 0);
+}
+
+/* ---- the mapping ---- */
+
+/* map(fd, length): the id of a new shared read-write mapping of the file's first length bytes, or -errno. */
+static napi_value map_file(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t fd;
+  double length;
+  if (!get_args(env, info, 2, argv) || !arg_i32(env, argv[0], &fd) || !arg_size(env, argv[1], &length)) return NULL;
+  void* addr = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) return make_i32(env, -errno);
+#ifdef MADV_RANDOM
+  madvise(addr, (size_t)length, MADV_RANDOM); /* lookups jump; read-ahead would fetch pages no one asked for */
+#endif
+  Mapping* m = calloc(1, sizeof *m);
+  if (!m) abort();
+  m->addr = addr;
+  m->length = (size_t)length;
+  ThreadState* ts = thread_state(env);
+  pthread_mutex_lock(&registry_mutex);
+  m->id = next_mapping_id++;
+  pthread_mutex_unlock(&registry_mutex);
+  m->next = ts->mappings;
+  ts->mappings = m;
+  return make_i32(env, (int32_t)m->id);
+}
+
+static Mapping* find_mapping(napi_env env, uint32_t id) {
+  for (Mapping* m = thread_state(env)->mappings; m; m = m->next) if (m->id == id) return m;
+  napi_throw_error(env, NULL, "slabkv_native: no such mapping in this thread");
   return NULL;
 }
+
+/* view(id, length): an ArrayBuffer over the mapping's first length bytes. The memory is the mapping's: the
+   ArrayBuffer frees nothing when collected, and unmap detaches it first. */
+static napi_value view(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t id;
+  double length;
+  if (!get_args(env, info, 2, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &length)) return NULL;
+  Mapping* m = find_mapping(env, id);
+  if (!m) return NULL;
+  if ((size_t)length > m->length) {
+    napi_throw_range_error(env, NULL, "view: longer than the mapping");
+    return NULL;
+  }
+  napi_value result;
+  if (napi_create_external_arraybuffer(env, m->addr, (size_t)length, NULL, NULL, &result) != napi_ok) {
+    napi_throw_error(env, NULL, "view: cannot create an ArrayBuffer over the mapping");
+    return NULL;
+  }
+  return result;
+}
+
+/* unmap(id, views): detaches every ArrayBuffer in views, then unmaps. */
+static napi_value unmap_file(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  uint32_t id, count = 0;
+  if (!get_args(env, info, 2, argv) || !arg_u32(env, argv[0], &id)) return NULL;
+  if (napi_get_array_length(env, argv[1], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "unmap: views must be an array");
+    return NULL;
+  }
+  ThreadState* ts = thread_state(env);
+  Mapping** p = &ts->mappings;
+  while (*p && (*p)->id != id) p = &(*p)->next;
+  if (!*p) { find_mapping(env, id); return NULL; } /* throws */
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value ab;
+    bool detached = false;
+    if (napi_get_element(env, argv[1], i, &ab) != napi_ok) continue;
+    if (napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached) napi_detach_arraybuffer(env, ab);
+  }
+  Mapping* m = *p;
+  *p = m->next;
+  int result = munmap(m->addr, m->length) == 0 ? 0 : errno;
+  free(m);
+  return make_i32(env, result);
+}
+
+/* sync(id, offset, length): msync(MS_SYNC) of that range; 0 or an errno. */
+static napi_value sync_file(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t id;
+  double offset, length;
+  if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &offset) ||
+      !arg_size(env, argv[2], &length)) return NULL;
+  Mapping* m = find_mapping(env, id);
+  if (!m) return NULL;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t start = (size_t)offset / page * page;
+  size_t end = (size_t)(offset + length);
+  if (end > m->length) end = m->length;
+  if (end <= start) return make_i32(env, 0);
+  return make_i32(env, msync((char*)m->addr + start, end - start, MS_SYNC) == 0 ? 0 : errno);
+}
+
+/* ---- threads ---- */
 
 static napi_value thread_token(napi_env env, napi_callback_info info) {
   (void)info;
@@ -271,14 +448,14 @@ static napi_value thread_token(napi_env env, napi_callback_info info) {
 }
 
 static napi_value token_alive(napi_env env, napi_callback_info info) {
-  uint32_t token = arg_u32(env, info, 0);
+  napi_value argv[1];
+  uint32_t token;
+  if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &token)) return NULL;
   pthread_mutex_lock(&registry_mutex);
   int alive = 0;
   for (LiveToken* t = live_tokens; t; t = t->next) if (t->token == token) { alive = 1; break; }
   pthread_mutex_unlock(&registry_mutex);
-  napi_value r;
-  napi_get_boolean(env, alive, &r);
-  return r;
+  return make_bool(env, alive);
 }
 
 static int32_t* word_at(napi_env env, napi_value buffer, uint32_t offset) {
@@ -293,14 +470,11 @@ static int32_t* word_at(napi_env env, napi_value buffer, uint32_t offset) {
 
 /* wait(buffer, offset, expected, timeoutMs): sleeps while the word still equals expected, at most timeoutMs. */
 static napi_value wait_word(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t offset = 0, timeout_ms = 0;
-  int32_t expected = 0;
-  napi_get_value_uint32(env, argv[1], &offset);
-  napi_get_value_int32(env, argv[2], &expected);
-  napi_get_value_uint32(env, argv[3], &timeout_ms);
+  uint32_t offset, timeout_ms;
+  int32_t expected;
+  if (!get_args(env, info, 4, argv) || !arg_u32(env, argv[1], &offset) || !arg_i32(env, argv[2], &expected) ||
+      !arg_u32(env, argv[3], &timeout_ms)) return NULL;
   int32_t* word = word_at(env, argv[0], offset);
   if (!word) return NULL;
   struct timespec ts = { timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L };
@@ -315,11 +489,9 @@ static napi_value wait_word(napi_env env, napi_callback_info info) {
 }
 
 static napi_value wake_word(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  uint32_t offset = 0;
-  napi_get_value_uint32(env, argv[1], &offset);
+  uint32_t offset;
+  if (!get_args(env, info, 2, argv) || !arg_u32(env, argv[1], &offset)) return NULL;
   int32_t* word = word_at(env, argv[0], offset);
   if (!word) return NULL;
 #ifdef __linux__
@@ -328,18 +500,16 @@ static napi_value wake_word(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* allocate(fd, offset, length): 0 or an errno. */
+/* ---- the file's size ---- */
+
+/* allocate(fd, offset, length): gives the range real blocks; 0 or an errno. */
 static napi_value allocate(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  int32_t fd = -1;
-  double offset = 0, length = 0;
-  napi_get_value_int32(env, argv[0], &fd);
-  napi_get_value_double(env, argv[1], &offset);
-  napi_get_value_double(env, argv[2], &length);
-  int err = posix_fallocate(fd, (off_t)offset, (off_t)length);
-  return make_i32(env, err);
+  int32_t fd;
+  double offset, length;
+  if (!get_args(env, info, 3, argv) || !arg_i32(env, argv[0], &fd) || !arg_size(env, argv[1], &offset) ||
+      !arg_size(env, argv[2], &length)) return NULL;
+  return make_i32(env, posix_fallocate(fd, (off_t)offset, (off_t)length));
 }
 
 NAPI_MODULE_INIT() {
@@ -347,7 +517,8 @@ NAPI_MODULE_INIT() {
   LiveToken* live = calloc(1, sizeof *live);
   if (!ts || !live) abort();
   pthread_mutex_lock(&registry_mutex);
-  ts->token = next_token++;
+  ts->token = next_token;
+  next_token = next_token == TOKEN_LIMIT ? 1 : next_token + 1;
   live->token = ts->token;
   live->next = live_tokens;
   live_tokens = live;
@@ -357,10 +528,13 @@ NAPI_MODULE_INIT() {
 
   napi_property_descriptor props[] = {
     { "acquire", NULL, acquire, NULL, NULL, NULL, napi_default, NULL },
-    { "release", NULL, release, NULL, NULL, NULL, napi_default, NULL },
     { "references", NULL, references, NULL, NULL, NULL, napi_default, NULL },
     { "setupEnter", NULL, setup_enter, NULL, NULL, NULL, napi_default, NULL },
     { "setupLeave", NULL, setup_leave, NULL, NULL, NULL, napi_default, NULL },
+    { "map", NULL, map_file, NULL, NULL, NULL, napi_default, NULL },
+    { "view", NULL, view, NULL, NULL, NULL, napi_default, NULL },
+    { "unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL },
+    { "sync", NULL, sync_file, NULL, NULL, NULL, napi_default, NULL },
     { "threadToken", NULL, thread_token, NULL, NULL, NULL, napi_default, NULL },
     { "tokenAlive", NULL, token_alive, NULL, NULL, NULL, napi_default, NULL },
     { "wait", NULL, wait_word, NULL, NULL, NULL, napi_default, NULL },

@@ -76,8 +76,10 @@ test('a store held by another process is refused here; its lock goes when that p
   holder.child.kill('SIGKILL');
   await holder.exited;
   const db = new DataStore(path); // the kernel dropped the dead process's lock
-  assert.ok(db.stats().recovered, 'the unclean shutdown was detected and recovered');
+  // The holder died with no change in flight, in this boot, so the file is resumed as it is: no rebuild.
+  assert.is(db.stats().recovered, null);
   assert.is(db.count, 1);
+  assert.ok(db.verify().ok);
   db.close();
 });
 
@@ -131,7 +133,6 @@ test('kill -9 during writes, and while the index doubles, loses nothing that ret
     }
     next += 100000;
     const db = new DataStore(path);
-    assert.ok(db.stats().recovered, `round ${round}: recovered`);
     const report = db.verify();
     assert.ok(report.ok, report.problems.join('; '));
     for (const [key, live] of expected) {

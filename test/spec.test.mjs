@@ -52,7 +52,8 @@ test('header table matches layout.Header, field by field', () => {
   assert.equal(Object.keys(S.header), Object.keys(format.Header));
   for (const [name, [offset, size]] of Object.entries(S.header)) {
     assert.is(format.Header[name], offset, name);
-    const expectedSize = name === 'magic' ? format.MAGIC.length : name === 'classTable' ? format.CHUNK_SIZES.length * format.CLASS_ENTRY_SIZE : 4;
+    const wide = { magic: format.MAGIC.length, openBootId: format.BOOT_ID_SIZE, openDevice: 8, openInode: 8, classTable: format.CHUNK_SIZES.length * format.CLASS_ENTRY_SIZE };
+    const expectedSize = wide[name] ?? 4;
     assert.is(size, expectedSize, `${name} size`);
   }
   assert.ok(spec.includes(Array.from(format.MAGIC, (b) => b.toString(16).padStart(2, '0')).join(' ')), 'magic bytes');

@@ -12,7 +12,8 @@ import { HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '..
 import { keyHash } from '../format/record.js';
 import { DataStoreError } from './errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
-import { SharedStore } from './shared-store.js';
+import { SharedStore } from '../store/shared-store.js';
+import { crashPoint } from '../store/crash-points.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
@@ -301,6 +302,7 @@ export class DataStore {
   #beginChange(store: SharedStore, now: number): void {
     store.markOpen();
     store.file.words[H(Header.busy)] = 1;
+    crashPoint('change.busy');
     store.table.heap.maxSize = this.#maxSize;
     store.table.sweep(now, SWEEP_BUDGET);
   }

@@ -32,8 +32,9 @@ export function defaultStorePath(): string {
 }
 
 /**
- * resolveStoreFile creates the file when it does not exist (mode 0600; its folder must exist) and returns its real
- * path, symlinks resolved, so that two names for one file open one store.
+ * resolveStoreFile returns the real path of the store file, symlinks resolved, so that two names for one file
+ * open one store. A file that does not exist yet is named in the real path of its folder, which must exist; the
+ * file itself is created when the store is opened.
  */
 export function resolveStoreFile(given: string): string {
   if (typeof given !== 'string' || given.length === 0) {
@@ -41,16 +42,13 @@ export function resolveStoreFile(given: string): string {
   }
   const absolute = path.resolve(given);
   try {
-    fs.closeSync(fs.openSync(absolute, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
-  } catch (cause) {
-    if ((cause as NodeJS.ErrnoException).code === 'EISDIR') {
-      throw new DataStoreError('FILE_INVALID', `${absolute} is a directory, not a slabkv file`);
-    }
-    throw ioError(`cannot open ${absolute}`, cause);
-  }
-  try {
     return fs.realpathSync.native(absolute);
   } catch (cause) {
-    throw ioError(`cannot resolve ${absolute}`, cause);
+    if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot open ${absolute}`, cause);
+  }
+  try {
+    return path.join(fs.realpathSync.native(path.dirname(absolute)), path.basename(absolute));
+  } catch (cause) {
+    throw ioError(`cannot open ${absolute}`, cause);
   }
 }

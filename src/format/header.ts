@@ -3,7 +3,7 @@
  * anything else in the file. No I/O here: callers pass the bytes.
  */
 import {
-  CHUNK_SIZES, CLASS_ENTRY_SIZE, FORMAT_VERSION, HASH_SEED, HEADER_SIZE, Header, MAGIC, MAX_FILE_SIZE, SLAB_SIZE,
+  BOOT_ID_SIZE, CHUNK_SIZES, CLASS_ENTRY_SIZE, FORMAT_VERSION, HASH_SEED, HEADER_SIZE, Header, MAGIC, MAX_FILE_SIZE, SLAB_SIZE,
   STATE_CLEAN, STATE_OPEN,
 } from './layout.js';
 import { xxh32 } from './xxh32.js';
@@ -52,10 +52,56 @@ export function writeNewHeader(bytes: Uint8Array, fileSize: number): void {
   CHUNK_SIZES.forEach((size, c) => writeU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE, size));
 }
 
-/** sealHeader marks the header cleanly closed and writes its checksum. */
+/**
+ * closedChecksum is the header's checksum as it will be once `state` is STATE_CLEAN. Closing writes it before it
+ * writes the state, so a crash between the two leaves a file that says "open" (and is recovered), never one that
+ * says "clean" with a stale checksum.
+ */
+export function closedChecksum(bytes: Uint8Array): number {
+  const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
+  for (const field of UNCHECKED_FIELDS) writeU32(copy, field, 0);
+  writeU32(copy, Header.state, STATE_CLEAN);
+  return xxh32(copy, 0, HEADER_SIZE, HASH_SEED);
+}
+
+/** sealHeader marks a header cleanly closed: the checksum first, then the state (see closedChecksum). */
 export function sealHeader(bytes: Uint8Array): void {
+  writeU32(bytes, Header.checksum, closedChecksum(bytes));
   writeU32(bytes, Header.state, STATE_CLEAN);
-  writeU32(bytes, Header.checksum, headerChecksum(bytes));
+}
+
+/**
+ * OpenMark: which OS session (boot id) and which file (device and inode) marked the file open. A writer that died
+ * with no change in flight left every change in the page cache, so a file left open needs no rebuild if the OS has
+ * not restarted since and the file is the same one (not a copy or a restored backup).
+ */
+export interface OpenMark {
+  bootId: Uint8Array; // BOOT_ID_SIZE bytes; all zero when the OS gives none
+  device: bigint;
+  inode: bigint;
+}
+
+
+export function writeOpenMark(bytes: Uint8Array, mark: OpenMark): void {
+  bytes.set(mark.bootId.subarray(0, BOOT_ID_SIZE), Header.openBootId);
+  view(bytes).setBigUint64(Header.openDevice, mark.device, true);
+  view(bytes).setBigUint64(Header.openInode, mark.inode, true);
+}
+
+/** clearOpenMark zeroes the open mark, as a cleanly closed file has it (the bytes are inside the checksum). */
+export function clearOpenMark(bytes: Uint8Array): void {
+  bytes.fill(0, Header.openBootId, Header.openInode + 8);
+}
+
+/** openMarkIs tells whether the header's open mark is this one, with a boot id that is not all zero. */
+export function openMarkIs(bytes: Uint8Array, mark: OpenMark): boolean {
+  let known = false;
+  for (let i = 0; i < BOOT_ID_SIZE; i++) {
+    if (bytes[Header.openBootId + i] !== mark.bootId[i]) return false;
+    if (mark.bootId[i] !== 0) known = true;
+  }
+  return known && view(bytes).getBigUint64(Header.openDevice, true) === mark.device &&
+    view(bytes).getBigUint64(Header.openInode, true) === mark.inode;
 }
 
 /**
@@ -103,8 +149,8 @@ export function isClean(bytes: Uint8Array): boolean {
 }
 
 /**
- * checkCleanHeader validates a cleanly closed header: its checksum, then that every offset it holds lies inside
- * the file. Run once at open; the structures it points to are checked as they are used.
+ * checkCleanHeader validates a cleanly closed header: its checksum, then its bounds (checkHeaderBounds). Run once
+ * at open; the structures it points to are checked as they are used.
  */
 export function checkCleanHeader(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
   const stored = readU32(bytes, Header.checksum);
@@ -112,6 +158,11 @@ export function checkCleanHeader(bytes: Uint8Array, fileLength: number): HeaderP
   if (stored !== actual) {
     return { code: 'FILE_CORRUPT', message: `header checksum is ${hex(stored)}, computed ${hex(actual)}` };
   }
+  return checkHeaderBounds(bytes, fileLength);
+}
+
+/** checkHeaderBounds checks that the header's fileSize is the file's length and heapEnd a slab boundary in it. */
+export function checkHeaderBounds(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
   const fileSize = readU32(bytes, Header.fileSize);
   if (fileSize !== fileLength) {
     return { code: 'FILE_CORRUPT', message: `header says the file is ${fileSize} bytes; it is ${fileLength}` };

@@ -37,8 +37,13 @@ export const Header = {
   ownerPid: 84, // run-time: pid of the process that has the file open
   busy: 88, // run-time: 1 while a change is being made; found set under a stolen lock, the store is rebuilt
   expiringCount: 92, // records with an expiry time (expired or not); the expiry sweep runs only when it is > 0
+  // Open mark: which OS session and which file marked the file open; all zero in a cleanly closed file.
+  openBootId: 96, // 16 bytes: the OS boot id (Linux: /proc/sys/kernel/random/boot_id) when the file was marked open
+  openDevice: 112, // u64: st_dev of the file when it was marked open
+  openInode: 120, // u64: st_ino of the file when it was marked open
   classTable: 128, // classCount entries of CLASS_ENTRY_SIZE bytes
 } as const;
+export const BOOT_ID_SIZE = 16;
 export const CLASS_ENTRY_SIZE = 8;
 /** Class table entry, at Header.classTable + class * CLASS_ENTRY_SIZE. */
 export const ClassEntry = {

@@ -15,7 +15,7 @@ import {
 import { spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
 import { DataStoreError } from '../api/errors.js';
-import type { MappedFile } from './mapped-file.js';
+import type { Region } from './region.js';
 
 const H = (field: number): number => field >>> 2;
 const MIN_GROWTH = SLAB_SIZE;
@@ -27,7 +27,7 @@ export function corrupt(message: string): DataStoreError {
 
 export class Heap {
   /** maxSize: the largest file this handle may grow to, a slab boundary. */
-  constructor(readonly file: MappedFile, public maxSize: number) {}
+  constructor(readonly file: Region, public maxSize: number) {}
 
   get words(): Uint32Array { return this.file.words; }
 

@@ -17,7 +17,7 @@ import {
 import { keyHash, readExpiresAt } from '../format/record.js';
 import { corrupt } from './heap.js';
 import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
-import type { MappedFile } from './mapped-file.js';
+import type { Region } from './region.js';
 import type { Table } from './table.js';
 
 const H = (field: number): number => field >>> 2;
@@ -40,7 +40,7 @@ export interface RecoveryReport {
 }
 
 /** salvageSpans lists the spans below heapEnd, reading slabs with a bad header as described above. Read-only. */
-function salvageSpans(file: MappedFile, heapEnd: number, report: RecoveryReport): SpanInfo[] {
+function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): SpanInfo[] {
   const w = file.words;
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < heapEnd;) {
@@ -78,7 +78,9 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   }
   const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 };
   const list = salvageSpans(file, heapEnd, report);
-  // From here on the file is changed. A crash while it is changed leaves it open, to be rebuilt again.
+  // From here on the file is changed. busy says so: a crash while it is changed leaves it to be rebuilt again.
+  // The caller clears busy once the rebuilt store is in use.
+  heap.setHeader(Header.busy, 1);
   heap.setHeader(Header.fileSize, fileSize);
   for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, 1, span.param);
 

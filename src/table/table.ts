@@ -21,7 +21,7 @@ import {
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import { hex } from '../format/header.js';
 import { Heap, corrupt } from './heap.js';
-import type { MappedFile } from './mapped-file.js';
+import type { Region } from './region.js';
 
 const H = (field: number): number => field >>> 2;
 /**
@@ -42,7 +42,7 @@ export class Table {
   foundCapacity = 0;
   foundSlot = 0;
 
-  constructor(readonly file: MappedFile, maxSize: number) {
+  constructor(readonly file: Region, maxSize: number) {
     this.heap = new Heap(file, maxSize);
   }
 
@@ -81,13 +81,12 @@ export class Table {
   }
 
   /**
-   * allocTable takes a span for an empty bucket array. Space past heapEnd is already zero (section 8 of the spec),
-   * so only a reused free span is cleared: doubling a large array costs no pass over it.
+   * allocTable takes a span for an empty bucket array and clears it. Space past heapEnd is not assumed to be zero:
+   * after a crash it can hold what a later session wrote there before the header that recorded it was lost.
    */
   private allocTable(capacity: number): number {
-    const heapEnd = this.header(Header.heapEnd);
     const span = this.heap.allocSpan(slabsForTable(capacity), SPAN_TABLE, capacity);
-    if (span < heapEnd) this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
+    this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
     return span;
   }
 

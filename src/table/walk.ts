@@ -7,23 +7,23 @@ import {
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
-import type { MappedFile } from './mapped-file.js';
+import type { Region } from './region.js';
 
 const H = (field: number): number => field >>> 2;
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
 
 /** readSpan decodes the span header at offset, or returns null when it does not hold (checksum, kind, length). */
-export function readSpan(file: MappedFile, offset: number, heapEnd: number): SpanInfo | null {
+export function readSpan(file: Region, offset: number, heapEnd: number): SpanInfo | null {
   return spanProblem(file, offset, heapEnd) === null ? decodeSpan(file, offset) : null;
 }
 
-function decodeSpan(file: MappedFile, offset: number): SpanInfo {
+function decodeSpan(file: Region, offset: number): SpanInfo {
   const w = file.words;
   return { offset, kind: w[H(offset + Span.kind)]!, slabCount: w[H(offset + Span.slabCount)]!, param: w[H(offset + Span.param)]! };
 }
 
-function spanProblem(file: MappedFile, offset: number, heapEnd: number): string | null {
+function spanProblem(file: Region, offset: number, heapEnd: number): string | null {
   const w = file.words;
   const kind = w[H(offset + Span.kind)]!;
   const slabCount = w[H(offset + Span.slabCount)]!;
@@ -39,7 +39,7 @@ function spanProblem(file: MappedFile, offset: number, heapEnd: number): string 
  * spans lists the spans below heapEnd, or returns a problem string for the first span header that does not hold
  * (bad checksum, unknown kind, a length that runs past heapEnd). No per-key objects: one entry per span.
  */
-export function spans(file: MappedFile): SpanInfo[] | string {
+export function spans(file: Region): SpanInfo[] | string {
   const heapEnd = file.words[H(Header.heapEnd)]!;
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < heapEnd;) {
@@ -60,7 +60,7 @@ export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void 
 }
 
 /** recordIsSound: live, lengths in range and inside the chunk, checksum matching. */
-export function recordIsSound(file: MappedFile, chunk: number, chunkSize: number): boolean {
+export function recordIsSound(file: Region, chunk: number, chunkSize: number): boolean {
   const w = file.words;
   if (w[H(chunk + Record.state)] !== RECORD_LIVE) return false;
   const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
@@ -76,7 +76,7 @@ export function recordIsSound(file: MappedFile, chunk: number, chunkSize: number
  * RECORDS span header whose checksum holds, so it is safe to resume after the heap has changed between calls:
  * records never move, so a record that stays live is visited exactly once.
  */
-export function scanLive(file: MappedFile, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void): number {
+export function scanLive(file: Region, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void): number {
   const w = file.words;
   const heapEnd = w[H(Header.heapEnd)]!;
   let slab = start;
@@ -107,7 +107,7 @@ export interface ClassSpace {
 }
 
 /** spaceByClass sums, for each size class in use, its slabs, records and free chunks. Reads slab headers only. */
-export function spaceByClass(file: MappedFile): ClassSpace[] {
+export function spaceByClass(file: Region): ClassSpace[] {
   const w = file.words;
   const heapEnd = w[H(Header.heapEnd)]!;
   const classes: ClassSpace[] = [];

@@ -16,7 +16,7 @@
  */
 import { Header, LOCK_WAITERS } from '../format/layout.js';
 import { native } from '../native.js';
-import type { MappedFile } from '../table/mapped-file.js';
+import type { MappedFile } from './mapped-file.js';
 
 const WORD = Header.lockWord >>> 2;
 const SLEEP_MS = 50;
@@ -56,6 +56,11 @@ export class StoreLock {
   leave(): void {
     const previous = Atomics.exchange(this.file.atomics, WORD, 0);
     if ((previous & LOCK_WAITERS) !== 0) native.wake(this.file.bytes, Header.lockWord);
+  }
+
+  /** heldByThisThread tells whether this thread holds the lock (a call made from inside an operation). */
+  heldByThisThread(): boolean {
+    return ((Atomics.load(this.file.atomics, WORD) & ~LOCK_WAITERS) >>> 0) === token;
   }
 
   /** reset clears a lock word left in the file by a process that crashed; only the first opener calls it. */

@@ -1,0 +1,26 @@
+/**
+ * Crash points: named instants of the file's lifecycle at which a test can have the process kill itself with
+ * SIGKILL, to check what the next open makes of the file left at exactly that instant (the way SQLite's and
+ * FoundationDB's fault injection name theirs). Armed by the environment variable SLABKV_CRASH_POINT, as `name` (the
+ * first time the point is reached) or `name@n` (the n-th time). Unarmed, a point costs one comparison.
+ */
+export type CrashPoint =
+  | 'create.allocated' // the temporary file of a new store has its blocks, nothing written
+  | 'create.written' // the temporary file is written and synced, not yet in place
+  | 'create.placed' // the new store is in place; the temporary name not yet removed, the folder not synced
+  | 'mark-open.state' // state = open is set in memory; the open mark not yet written, nothing synced
+  | 'change.busy' // busy = 1 is set; the change not yet made
+  | 'grow.allocated' // the file has grown on disk; the header's fileSize not yet raised
+  | 'seal.flushed' // close has synced every page; the header still says open
+  | 'seal.unmarked' // close has cleared the open mark; checksum and state not yet written
+  | 'seal.checksum' // close has written the closed checksum; state still open
+  | 'seal.state'; // close has set state = clean; the header page not yet synced
+
+const armed = process.env['SLABKV_CRASH_POINT'];
+const [armedName, armedCount] = armed === undefined ? [undefined, 0] : [armed.split('@')[0], Number(armed.split('@')[1] ?? 1)];
+let reached = 0;
+
+export function crashPoint(name: CrashPoint): void {
+  if (name !== armedName) return;
+  if (++reached === armedCount) process.kill(process.pid, 'SIGKILL');
+}

@@ -1,0 +1,103 @@
+/**
+ * MappedFile: one store file mapped read-write and shared, by one thread.
+ *
+ * The addon maps the whole MAX_FILE_SIZE at once, so the mapping never moves: growing the file needs no new
+ * mapping, and a view made before the file grew stays valid. JavaScript reads and writes through a view (an
+ * ArrayBuffer over the mapping) that covers the file rounded up to a power of two (at least 1 MiB): V8 counts a
+ * view's length as external memory, so a view of the whole 1 GiB would cost a garbage collection at every open.
+ * A larger view is made when the file outgrows the current one (grown by this thread, or by another: catchUp).
+ * Only bytes below the header's fileSize are ever touched, because pages past the end of the file raise SIGBUS.
+ *
+ * close unmaps at once, after detaching every view: a view kept by mistake then reads as empty, never as freed
+ * memory.
+ */
+import * as fs from 'node:fs';
+import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
+import { native } from '../native.js';
+import { ioError } from '../api/errors.js';
+import type { Region } from '../table/region.js';
+import { crashPoint } from './crash-points.js';
+import { errnoError } from './os-errors.js';
+
+const MIN_VIEW = 1 << 20;
+
+/** viewLength is the power of two, from 1 MiB to MAX_FILE_SIZE, that covers size bytes. */
+function viewLength(size: number): number {
+  let length = MIN_VIEW;
+  while (length < size && length < MAX_FILE_SIZE) length *= 2;
+  return length;
+}
+
+export class MappedFile implements Region {
+  bytes!: Buffer;
+  words!: Uint32Array;
+  atomics!: Int32Array;
+  readonly #mapping: number;
+  readonly #views: ArrayBuffer[] = [];
+
+  /** fd is the process's descriptor of the file, owned by the addon's file lock: this class never closes it. */
+  constructor(readonly fd: number, readonly path: string, size: number) {
+    const mapping = native.map(fd, MAX_FILE_SIZE);
+    if (mapping < 0) throw ioError(`cannot map ${path}`, errnoError(-mapping, 'mmap'));
+    this.#mapping = mapping;
+    this.#view(viewLength(size));
+  }
+
+  #view(length: number): void {
+    const buffer = native.view(this.#mapping, length);
+    this.#views.push(buffer);
+    this.bytes = Buffer.from(buffer);
+    this.words = new Uint32Array(buffer);
+    this.atomics = new Int32Array(buffer);
+  }
+
+  get size(): number {
+    return this.words[Header.fileSize >>> 2]!;
+  }
+
+  /** catchUp makes a larger view when another thread has grown the file past this one. O(1) otherwise. */
+  catchUp(): void {
+    const size = this.size;
+    if (size > this.bytes.length) this.#view(viewLength(size));
+  }
+
+  /**
+   * growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS), then raises the
+   * header's fileSize. On failure the file is cut back to the size the header records.
+   */
+  growTo(newSize: number): void {
+    const oldSize = this.size;
+    const err = native.allocate(this.fd, oldSize, newSize - oldSize);
+    if (err !== 0) {
+      try { fs.ftruncateSync(this.fd, oldSize); } catch { /* the header still says oldSize; the next open checks it */ }
+      throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, errnoError(err, 'posix_fallocate'));
+    }
+    crashPoint('grow.allocated');
+    if (newSize > this.bytes.length) this.#view(viewLength(newSize));
+    this.words[Header.fileSize >>> 2] = newSize;
+  }
+
+  /** flush writes the mapped pages to the file (msync) and waits for the disk. */
+  flush(): void {
+    this.#sync(this.size);
+  }
+
+  /** flushHeader writes the header page alone: O(1), for the open and close marks. */
+  flushHeader(): void {
+    this.#sync(HEADER_SIZE);
+  }
+
+  #sync(length: number): void {
+    const err = native.sync(this.#mapping, 0, length);
+    if (err !== 0) throw ioError(`cannot flush ${this.path}`, errnoError(err, 'msync'));
+  }
+
+  /** close detaches every view and unmaps the file. The descriptor stays with the file lock. */
+  close(): void {
+    native.unmap(this.#mapping, this.#views);
+    this.#views.length = 0;
+    this.bytes = Buffer.alloc(0);
+    this.words = new Uint32Array(0);
+    this.atomics = new Int32Array(0);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * SharedStore: one open store file as seen by one thread, and the file's lifecycle: create, open (check, resume or
+ * recover), mark open, seal, close, map and unmap. Every DataStore handle on this thread for the same file shares
+ * it; threads of the process share the file through the addon's per-process lock; other processes are kept out by
+ * that lock. The protocol, with what a crash between any two of its writes leaves, is spec section 10.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { HEADER_SIZE, Header, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
+import {
+  checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, openMarkIs, readU32,
+  writeOpenMark,
+} from '../format/header.js';
+import { Table } from '../table/table.js';
+import { rebuild, type RecoveryReport } from '../table/recovery.js';
+import { native } from '../native.js';
+import { DataStoreError, ioError } from '../api/errors.js';
+import { MappedFile } from './mapped-file.js';
+import { StoreLock } from './lock.js';
+import { createStoreFile } from './create.js';
+import { crashPoint } from './crash-points.js';
+import { openMarkOf } from './open-mark.js';
+import { errnoError } from './os-errors.js';
+
+const H = (field: number): number => field >>> 2;
+const openStores = new Map<string, SharedStore>();
+/** How often open starts over when the file it locked was replaced (a store created in its place) meanwhile. */
+const OPEN_ATTEMPTS = 8;
+
+export class SharedStore {
+  handles = 1;
+  /** What recovery did when this thread found the store needing it (at open, or after a thread died mid-change). */
+  recovered: RecoveryReport | null = null;
+  readonly lock: StoreLock;
+
+  private constructor(readonly path: string, private readonly lockId: number, readonly file: MappedFile, readonly table: Table) {
+    this.lock = new StoreLock(file);
+  }
+
+  /**
+   * open returns this thread's SharedStore for the file, opening it when this thread has not yet. The first
+   * thread of the process to open the file prepares it (creates, checks, resumes or recovers it) under the
+   * store's setup mutex; later threads map it and go.
+   */
+  static open(realPath: string, maxSize: number): SharedStore {
+    const existing = openStores.get(realPath);
+    if (existing) {
+      existing.handles++;
+      return existing;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const [lockId, detail, fd] = native.acquire(realPath);
+      if (lockId === 0) {
+        if (detail === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
+          createStoreFile(realPath, null);
+          continue;
+        }
+        throw openError(realPath, detail);
+      }
+      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS);
+      if (store !== null) return store;
+    }
+  }
+
+  /** #openLocked maps and, in the process's first thread, prepares the locked file; null to start over. */
+  static #openLocked(realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean): SharedStore | null {
+    const prepared = native.setupEnter(lockId);
+    let file: MappedFile | null = null;
+    try {
+      let size = 0;
+      if (!prepared) {
+        if (!namesFile(realPath, fd)) {
+          if (!mayRetry) throw new DataStoreError('IO_ERROR', `${realPath} keeps being replaced while it is opened`);
+          native.setupLeave(lockId, 0, 1);
+          return null;
+        }
+        size = fs.fstatSync(fd).size;
+        if (size === 0) {
+          createStoreFile(realPath, fd); // an empty file becomes a new store
+          native.setupLeave(lockId, 0, 1);
+          return null;
+        }
+        checkBeforeMapping(fd, size);
+      }
+      file = new MappedFile(fd, realPath, prepared ? 0 : size);
+      file.catchUp();
+      const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
+      if (!prepared) store.#prepare(size);
+      openStores.set(realPath, store);
+      installExitHook();
+      native.setupLeave(lockId, 1, 0);
+      return store;
+    } catch (error) {
+      if (file) file.close();
+      native.setupLeave(lockId, prepared ? 1 : 0, 1);
+      throw error instanceof DataStoreError ? error : ioError(`cannot open ${realPath}`, error);
+    }
+  }
+
+  /**
+   * #prepare runs in the first thread of the process to open the file. A clean file is checked and stays marked
+   * clean until its first change (markOpen), so opening writes nothing to the disk, and a process that only reads
+   * leaves the file clean even if it dies. A file left open is resumed as it is when its open mark shows the OS
+   * kept every write and no change was in flight; otherwise it is rebuilt from its records.
+   */
+  #prepare(sizeOnDisk: number): void {
+    const w = this.file.words;
+    if (isClean(this.file.bytes)) {
+      this.table.checkIndex();
+    } else if (!this.#survivedIntact(sizeOnDisk)) {
+      this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
+      this.file.flush();
+      this.#writeOpenMark();
+    }
+    // Run-time fields, outside the header checksum: changing them leaves a clean file clean.
+    w[H(Header.ownerPid)] = process.pid;
+    w[H(Header.busy)] = 0;
+    this.lock.reset();
+  }
+
+  /**
+   * #survivedIntact tells whether a file left open can be used as it is: its writer died with no change in
+   * flight (busy = 0), in this boot of the OS (so the page cache kept every write), and it is the same file
+   * (device and inode), with a header whose bounds and bucket arrays hold.
+   */
+  #survivedIntact(sizeOnDisk: number): boolean {
+    const bytes = this.file.bytes;
+    if (this.file.words[H(Header.busy)] !== 0 || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
+    if (checkHeaderBounds(bytes, sizeOnDisk) !== null) return false;
+    try {
+      this.table.checkIndex();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * markOpen makes the file say "open" on disk before its first change: were the OS to write changed pages back
+   * and then crash, the next open must not trust the counters and lists of a header that still says "clean".
+   * The state goes first: the open mark lies inside the clean header's checksum. O(1) after the first call.
+   * Lock held.
+   */
+  markOpen(): void {
+    if (this.file.words[H(Header.state)] === STATE_OPEN) return;
+    this.file.words[H(Header.state)] = STATE_OPEN;
+    crashPoint('mark-open.state');
+    this.#writeOpenMark();
+  }
+
+  #writeOpenMark(): void {
+    writeOpenMark(this.file.bytes, openMarkOf(this.file.fd));
+    this.file.flushHeader();
+  }
+
+  /**
+   * catchUp runs first under the lock in every operation: it makes a larger view if another thread grew the file,
+   * and rebuilds the store when the last change under the lock did not finish (its thread died).
+   */
+  catchUp(): void {
+    this.file.catchUp();
+    if (this.file.words[H(Header.busy)] === 0) return;
+    this.recovered = rebuild(this.table, Date.now(), this.file.size);
+    this.file.words[H(Header.busy)] = 0;
+  }
+
+  /**
+   * release drops one handle, after writing every change so far to the disk. The process's last handle seals
+   * the file and lets go of its lock. Deciding "last" and dropping the reference happen under the store's setup
+   * mutex, so of several threads closing at once exactly the last one seals.
+   */
+  release(): void {
+    try {
+      this.lock.enter();
+      try {
+        this.catchUp();
+        if (this.file.words[H(Header.state)] === STATE_OPEN) this.file.flush();
+      } finally {
+        this.lock.leave();
+      }
+    } finally {
+      if (--this.handles === 0) this.#closeThread();
+    }
+  }
+
+  #closeThread(): void {
+    openStores.delete(this.path);
+    native.setupEnter(this.lockId);
+    let prepared = true;
+    try {
+      if (native.references(this.lockId) === 1) {
+        this.lock.enter();
+        try {
+          this.catchUp();
+          this.#seal();
+        } finally {
+          this.lock.leave();
+        }
+        prepared = false; // a thread that opens it again must check it again
+      }
+    } finally {
+      this.file.close();
+      native.setupLeave(this.lockId, prepared ? 1 : 0, 1);
+    }
+  }
+
+  /**
+   * #seal marks the file cleanly closed: every page to disk, then the open mark cleared, the closed checksum, and
+   * last the state, each a store the next opener reads whole; then the header page to disk. Lock held.
+   */
+  #seal(): void {
+    const w = this.file.words;
+    w[H(Header.ownerPid)] = 0;
+    if (w[H(Header.state)] !== STATE_OPEN) return;
+    this.file.flush();
+    crashPoint('seal.flushed');
+    clearOpenMark(this.file.bytes);
+    crashPoint('seal.unmarked');
+    w[H(Header.checksum)] = closedChecksum(this.file.bytes);
+    crashPoint('seal.checksum');
+    w[H(Header.state)] = STATE_CLEAN;
+    crashPoint('seal.state');
+    this.file.flushHeader();
+  }
+
+  /**
+   * closeAtExit closes this thread's store when the thread exits without close() (process.exit, an uncaught
+   * error). Not if this thread holds the lock (exit called from inside an operation): the file stays open, to be
+   * resumed or recovered by the next open.
+   */
+  closeAtExit(): void {
+    if (this.lock.heldByThisThread()) return;
+    this.handles = 1;
+    this.release();
+  }
+}
+
+let exitHookInstalled = false;
+
+/** installExitHook closes the thread's open stores when it exits without closing them. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const store of [...openStores.values()]) {
+      try { store.closeAtExit(); } catch { /* the next open resumes or recovers the file */ }
+    }
+  });
+}
+
+/** namesFile tells whether realPath still names the file open as fd (it may have been replaced meanwhile). */
+function namesFile(realPath: string, fd: number): boolean {
+  try {
+    const named = fs.statSync(realPath);
+    const held = fs.fstatSync(fd);
+    return named.dev === held.dev && named.ino === held.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** checkBeforeMapping reads the header with read(2) and refuses a foreign or damaged file before it is mapped. */
+function checkBeforeMapping(fd: number, size: number): void {
+  const head = Buffer.alloc(HEADER_SIZE);
+  fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
+  const problem = checkIdentity(head, size) ?? (isClean(head) ? checkCleanHeader(head, size) : null);
+  if (problem) throw new DataStoreError(problem.code, problem.message);
+}
+
+function openError(realPath: string, errno: number): DataStoreError {
+  const { EWOULDBLOCK, EISDIR } = os.constants.errno;
+  if (errno === EWOULDBLOCK) return lockedError(realPath);
+  if (errno === EISDIR) return new DataStoreError('FILE_INVALID', `${realPath} is a directory, not a slabkv file`);
+  return ioError(`cannot open ${realPath}`, errnoError(errno, 'open'));
+}
+
+function lockedError(realPath: string): DataStoreError {
+  let pid = 0;
+  try {
+    const fd = fs.openSync(realPath, 'r');
+    const word = Buffer.alloc(4);
+    if (fs.readSync(fd, word, 0, 4, Header.ownerPid) === 4) pid = readU32(word, 0);
+    fs.closeSync(fd);
+  } catch { /* the pid is only for the message */ }
+  return new DataStoreError('STORE_LOCKED', `${realPath} is open in another process${pid ? ` (pid ${pid})` : ''}`);
+}

@@ -1,0 +1,17 @@
+/**
+ * Region: the bytes of one store file as the table sees them, whichever way they are held: the file's mapping
+ * (src/store) or a buffer in memory while a new store is built before it is written out.
+ */
+export interface Region {
+  /**
+   * bytes views the file; words views it as u32 for aligned field access; atomics for the lock word. A region may
+   * replace them when the file grows: read them from here at each use, not from a copy kept across growth.
+   */
+  readonly bytes: Buffer;
+  readonly words: Uint32Array;
+  readonly atomics: Int32Array;
+  /** size is the file's length as the header records it: the bound of every access. */
+  readonly size: number;
+  /** growTo extends the file to newSize bytes with real blocks, then records the size in the header. */
+  growTo(newSize: number): void;
+}

@@ -1,0 +1,39 @@
+// A child process for the lifecycle tests: node test/lifecycle-child.mjs <mode> <path> [n]. The tests arm a crash
+// point with SLABKV_CRASH_POINT; the child then dies by SIGKILL at exactly that instant. Each acknowledged change is
+// logged to stdout (one JSON line) only after it returned.
+import { writeSync } from 'node:fs';
+import { DataStore } from 'slabkv';
+
+const [mode, path, count] = process.argv.slice(2);
+const n = Number(count ?? 0);
+const say = (event) => writeSync(1, JSON.stringify(event) + '\n');
+export const valueOf = (i) => ({ i, pad: 'x'.repeat((i * 37) % 900) });
+
+if (mode === 'create') {
+  // Creates the store (the crash point may be in its creation), then one key, and closes.
+  const db = new DataStore(path);
+  db.create('first', { ok: true });
+  say({ created: 'first' });
+  db.close();
+  say({ closed: true });
+} else if (mode === 'write-close') {
+  // Writes n keys, then closes (the crash point may be in a change, in growth or in close).
+  const db = new DataStore(path);
+  for (let i = 0; i < n; i++) {
+    db.create(`k:${i}`, valueOf(i));
+    say({ created: i });
+  }
+  db.close();
+  say({ closed: true });
+} else if (mode === 'exit-without-close') {
+  const db = new DataStore(path);
+  for (let i = 0; i < n; i++) db.create(`k:${i}`, valueOf(i));
+  say({ exiting: true });
+  process.exit(0);
+} else if (mode === 'hold-after-writes') {
+  // Writes n keys, says so, and stays idle until killed.
+  const db = new DataStore(path);
+  for (let i = 0; i < n; i++) db.create(`k:${i}`, valueOf(i));
+  say({ holding: true });
+  setInterval(() => db.has('k:0'), 1000);
+}
