@@ -99,6 +99,7 @@ test('a few hundred damaged stores: each refused or read correctly, none crashes
     if (event.bug) assert.unreachable(`${event.file}: not a DataStoreError: ${event.bug}`);
     if (!event.outcome) continue;
     assert.equal(event.wrong, [], `${event.file} returned values never written`);
+    if ('unchanged' in event) assert.ok(event.unchanged, `${event.file}: the refused open changed the file`);
     assert.ok(event.ms < 10_000, `${event.file} took ${event.ms} ms`);
     outcomes[event.outcome] = (outcomes[event.outcome] ?? 0) + 1;
   }

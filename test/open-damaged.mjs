@@ -15,8 +15,17 @@ for (const file of files) {
   const started = performance.now();
   const wrong = [];
   let outcome = 'opened';
+  const before = readFileSync(file);
+  let db;
   try {
-    const db = new DataStore(file);
+    db = new DataStore(file);
+  } catch (error) {
+    if (!isStoreError(error)) { say({ file, bug: String(error.stack) }); continue; }
+    // A refused open never writes.
+    say({ file, outcome: error.code, wrong, unchanged: readFileSync(file).equals(before), ms: Math.round(performance.now() - started) });
+    continue;
+  }
+  try {
     for (const [key, text] of Object.entries(expected)) {
       try {
         const got = db.readText(key);
