@@ -3,12 +3,15 @@
 //                   {"user":1} with a 60 s TTL at 2026-01-01T00:00:00Z; close.
 //   mixed-v1.slabkv the operations of mixedOperations() below: keys in several scripts, values of many size
 //                   classes, TTLs, deletes, and closed while its bucket array is being doubled.
+//   spans-v1.slabkv (excerpts in spec/FORMAT.md): seven records of size class 27 (three to a slab), four deleted,
+//                   so that one slab has become a FREE span and two are linked in the class's partial list.
 // Run: npm run build && node scripts/make-fixture.mjs
 import { rmSync } from 'node:fs';
 import { DataStore } from 'slabkv';
 
 export const FIXTURE = new URL('../test/fixtures/tiny-v1.slabkv', import.meta.url).pathname;
 export const MIXED_FIXTURE = new URL('../test/fixtures/mixed-v1.slabkv', import.meta.url).pathname;
+export const SPANS_FIXTURE = new URL('../test/fixtures/spans-v1.slabkv', import.meta.url).pathname;
 export const PINNED_NOW = Date.UTC(2026, 0, 1);
 
 function withPinnedClock(fn) {
@@ -51,7 +54,26 @@ export function makeMixedFixture(path) {
   });
 }
 
+/** The operations that make spans-v1: records b0 to b6 (class 27: 16536-byte chunks, 3 per slab), then deletes. */
+export function* spansOperations() {
+  for (let i = 0; i < 7; i++) yield ['create', `b${i}`, { i, text: 'x'.repeat(13900) }];
+  for (const i of [1, 3, 4, 5]) yield ['delete', `b${i}`];
+}
+
+export function makeSpansFixture(path) {
+  rmSync(path, { force: true });
+  withPinnedClock(() => {
+    const db = new DataStore(path);
+    for (const [op, key, value] of spansOperations()) {
+      if (op === 'create') db.create(key, value);
+      else db.delete(key);
+    }
+    db.close();
+  });
+}
+
 if (process.argv[1] === new URL(import.meta.url).pathname) {
   makeFixture(FIXTURE);
   makeMixedFixture(MIXED_FIXTURE);
+  makeSpansFixture(SPANS_FIXTURE);
 }

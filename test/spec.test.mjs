@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
-import { FIXTURE, MIXED_FIXTURE, PINNED_NOW, makeFixture, makeMixedFixture, mixedOperations } from '../scripts/make-fixture.mjs';
+import { FIXTURE, MIXED_FIXTURE, PINNED_NOW, SPANS_FIXTURE, makeFixture, makeMixedFixture, makeSpansFixture, mixedOperations, spansOperations } from '../scripts/make-fixture.mjs';
 import { scratch, throwsCode, withClock } from './helpers.mjs';
 
 const format = createRequire(import.meta.url)('slabkv/format');
@@ -70,16 +70,50 @@ test('size classes and every other structure table match the layout', () => {
   assert.is(S.record.key[0], format.RECORD_HEADER_SIZE);
 });
 
-test('the worked hexdump is the fixture, line by line', () => {
-  const block = spec.slice(spec.indexOf('```hexdump\n') + 11, spec.indexOf('```', spec.indexOf('```hexdump\n') + 11));
-  const bytes = readFileSync(FIXTURE);
-  const lines = block.trim().split('\n');
-  assert.ok(lines.length > 15);
-  for (const line of lines) {
-    const [, address, hex] = /^([0-9a-f]{8}): ((?:[0-9a-f]{4} ?){8})/.exec(line);
-    const expected = Buffer.from(hex.replace(/ /g, ''), 'hex');
-    assert.ok(bytes.subarray(parseInt(address, 16), parseInt(address, 16) + 16).equals(expected), `line ${address}`);
+/** hexdumps maps each fixture named after a ```hexdump fence to the lines of its block. */
+function hexdumps() {
+  const blocks = new Map();
+  for (const [, name, body] of spec.matchAll(/```hexdump ([\w.-]+)\n([\s\S]*?)```/g)) blocks.set(name, body.trim().split('\n'));
+  return blocks;
+}
+
+/** parseLine reads "00011000: 5245 4353 ..." as [address, 16 bytes]. */
+function parseLine(line) {
+  const [, address, hex] = /^([0-9a-f]{8}): ((?:[0-9a-f]{4} ?){8})/.exec(line);
+  return [parseInt(address, 16), Buffer.from(hex.replace(/ /g, ''), 'hex')];
+}
+
+test('every hexdump of section 15 is its fixture, line by line', () => {
+  const blocks = hexdumps();
+  assert.equal([...blocks.keys()].sort(), ['mixed-v1.slabkv', 'spans-v1.slabkv', 'tiny-v1.slabkv']);
+  const files = { 'tiny-v1.slabkv': FIXTURE, 'mixed-v1.slabkv': MIXED_FIXTURE, 'spans-v1.slabkv': SPANS_FIXTURE };
+  for (const [name, lines] of blocks) {
+    const bytes = readFileSync(files[name]);
+    assert.ok(lines.length >= 8, name);
+    for (const line of lines) {
+      const [address, expected] = parseLine(line);
+      assert.ok(bytes.subarray(address, address + 16).equals(expected), `${name} line ${address.toString(16)}`);
+    }
   }
+});
+
+test('the tiny hexdump leaves out exactly the lines its text says', () => {
+  const bytes = readFileSync(FIXTURE);
+  const shown = new Set(hexdumps().get('tiny-v1.slabkv').map((line) => parseLine(line)[0]));
+  const chunkSize = format.CHUNK_SIZES[1];
+  const firstChunk = 0x11000 + format.SLAB_HEADER_SIZE;
+  for (let at = 0; at < bytes.length; at += 16) {
+    const line = bytes.subarray(at, at + 16);
+    if (shown.has(at)) continue;
+    if (line.every((b) => b === 0)) continue;
+    // Left out: the first 16 bytes of free chunks 3 to 1361, state 0 and next = the chunk's offset + 48.
+    const chunk = (at - firstChunk) / chunkSize;
+    assert.ok(at >= 0x11090 && at < 0x20f80 && Number.isInteger(chunk) && chunk >= 3 && chunk <= 1361, `line ${at.toString(16)} is left out`);
+    assert.is(line.readUInt32LE(0), 0);
+    assert.is(line.readUInt32LE(4), at + chunkSize);
+    assert.ok(line.subarray(8).every((b) => b === 0));
+  }
+  for (const at of shown) assert.ok(!bytes.subarray(at, at + 16).every((b) => b === 0), `shown line ${at.toString(16)} is not zero`);
 });
 
 test('the fixtures are reproducible from scripts/make-fixture.mjs', () => {
@@ -88,6 +122,24 @@ test('the fixtures are reproducible from scripts/make-fixture.mjs', () => {
   assert.ok(readFileSync(again).equals(readFileSync(FIXTURE)));
   makeMixedFixture(again);
   assert.ok(readFileSync(again).equals(readFileSync(MIXED_FIXTURE)));
+  makeSpansFixture(again);
+  assert.ok(readFileSync(again).equals(readFileSync(SPANS_FIXTURE)));
+});
+
+test('the spans golden file reads exactly, through the library and through the spec alone', () => {
+  const expected = new Map();
+  for (const [op, key, value] of spansOperations()) {
+    if (op === 'create') expected.set(key, JSON.stringify(value));
+    else expected.delete(key);
+  }
+  assert.equal(listLive(readFileSync(SPANS_FIXTURE), PINNED_NOW), expected);
+  const copy = tmp.file('spans.slabkv');
+  copyFileSync(SPANS_FIXTURE, copy);
+  const db = new DataStore(copy);
+  for (const [key, text] of expected) assert.is(db.readText(key), text, key);
+  const report = db.verify();
+  assert.ok(report.ok, report.problems.join('; '));
+  db.close();
 });
 
 /** mixedExpected replays the operations of mixed-v1: key -> [JSON text, expiry ms or 0]. */
