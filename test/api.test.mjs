@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
+import { realpathSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
 import { DataStore, DataStoreError } from 'slabkv';
 import { scratch, throwsCode } from './helpers.mjs';
 
@@ -166,9 +168,16 @@ test('require() gives the same classes as import', () => {
 });
 
 test('path is absolute; a relative path resolves against the working directory', () => {
-  const db = fresh();
-  assert.ok(db.path.startsWith('/'));
+  const absolute = tmp.file('relative.slabkv');
+  const given = relative(process.cwd(), absolute);
+  assert.not.ok(isAbsolute(given));
+  const db = new DataStore(given);
+  assert.is(db.path, realpathSync(absolute));
+  db.create('k', { a: 1 });
   db.close();
+  const again = new DataStore(absolute);
+  assert.equal(again.read('k'), { a: 1 });
+  again.close();
 });
 
 test.run();
