@@ -1,6 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { isAbsolute, join, relative } from 'node:path';
 import { DataStore, DataStoreError } from 'slabkv';
 import { scratch, throwsCode } from './helpers.mjs';
 
@@ -166,8 +169,32 @@ test('require() gives the same classes as import', () => {
 });
 
 test('path is absolute; a relative path resolves against the working directory', () => {
-  const db = fresh();
-  assert.ok(db.path.startsWith('/'));
+  const absolute = tmp.file('relative.slabkv');
+  const given = relative(process.cwd(), absolute);
+  assert.not.ok(isAbsolute(given));
+  const db = new DataStore(given);
+  assert.is(db.path, realpathSync(absolute));
+  db.create('k', { a: 1 });
+  db.close();
+  const again = new DataStore(absolute);
+  assert.equal(again.read('k'), { a: 1 });
+  again.close();
+});
+
+test('the README quick-start runs, and runs again, leaving the store closed cleanly', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const snippet = /```js\n([\s\S]*?)```/.exec(readme)[1];
+  const index = new URL('../dist/index.mjs', import.meta.url).href;
+  const script = tmp.file('quick-start.mjs');
+  writeFileSync(script, snippet.replace(/from 'slabkv'/, `from ${JSON.stringify(index)}`));
+  const env = { ...process.env, XDG_DATA_HOME: join(tmp.dir, 'quick-start-data') };
+  for (const run of [1, 2, 3]) {
+    const result = spawnSync(process.execPath, [script], { encoding: 'utf8', env, timeout: 30000 });
+    assert.is(result.status, 0, `run ${run}: ${result.stderr}`);
+  }
+  const db = new DataStore(join(tmp.dir, 'quick-start-data', 'slabkv', 'default.slabkv'));
+  assert.is(db.stats().recovered, null, 'closed cleanly');
+  assert.equal([...db.keys()], ['session:9f2c']);
   db.close();
 });
 

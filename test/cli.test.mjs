@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataStore } from 'slabkv';
@@ -13,9 +13,23 @@ const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 const tmp = scratch();
 test.after(() => tmp.remove());
 
-function slabkv(args, { input, env } = {}) {
-  const result = spawnSync(CLI, args, { encoding: 'utf8', input, env: { ...process.env, ...env }, timeout: 30000 });
+function slabkv(args, { input, env, stdin } = {}) {
+  const result = spawnSync(CLI, args, { encoding: 'utf8', input, env: { ...process.env, ...env }, timeout: 30000, stdio: [stdin ?? 'pipe', 'pipe', 'pipe'] });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr, lines: result.stdout.split('\n').filter(Boolean) };
+}
+
+/** noStackTrace asserts that stderr is the CLI's one-line answer, not a JavaScript stack trace. */
+function noStackTrace(result) {
+  assert.not.match(result.stderr, /\n\s+at /, result.stderr);
+  assert.not.match(result.stderr, /Error:|node:internal/, result.stderr);
+}
+
+/** storeOf writes a store of `count` entries k:0… with the CLI's load and returns its path. */
+function storeOf(name, count) {
+  const file = tmp.file(name);
+  const input = Array.from({ length: count }, (_, i) => JSON.stringify({ key: `k:${i}`, value: { i, pad: 'p'.repeat(40) }, expiresAt: null })).join('\n');
+  assert.is(slabkv(['load', '--file', file], { input }).code, 0);
+  return file;
 }
 
 test('put, get, has, del, keys with the library\'s rules and exit codes', () => {
@@ -43,7 +57,7 @@ test('usage errors exit 2; every command has --help', () => {
   assert.is(slabkv(['frobnicate']).code, 2);
   assert.is(slabkv(['get']).code, 2);
   assert.is(slabkv(['get', 'k', '--bogus']).code, 2);
-  for (const command of ['put', 'get', 'del', 'has', 'keys', 'stats', 'verify', 'inspect', 'dump', 'load']) {
+  for (const command of ['put', 'get', 'del', 'has', 'keys', 'stats', 'verify', 'repair', 'inspect', 'dump', 'load']) {
     const help = slabkv([command, '--help']);
     assert.is(help.code, 0, command);
     assert.match(help.stdout, `slabkv ${command}`);
@@ -141,6 +155,137 @@ test('dump and load move every entry; load is all or nothing and names the bad l
   assert.is(slabkv(['has', 'new', '--file', to]).code, 1);
   // Expired entries are skipped.
   assert.equal(JSON.parse(slabkv(['load', '--file', fresh], { input: `{"key":"old","value":{},"expiresAt":${Date.now() - 1000}}\n` }).stdout), { loaded: 0, skippedExpired: 1 });
+});
+
+test('read-only commands refuse a missing file with IO_ERROR and create nothing; put creates', () => {
+  const missing = tmp.file('mistyped.slabkv');
+  for (const args of [['get', 'k'], ['has', 'k'], ['keys'], ['stats'], ['verify'], ['dump'], ['inspect'], ['del', 'k'], ['repair']]) {
+    const result = slabkv([...args, '--file', missing]);
+    assert.is(result.code, 23, args[0]);
+    assert.match(result.stderr, /^slabkv: IO_ERROR: there is no store at .*only put and load create one/);
+    assert.not.ok(existsSync(missing), `${args[0]} created the file`);
+  }
+  const env = { XDG_DATA_HOME: join(tmp.dir, 'xdg-empty') };
+  assert.is(slabkv(['keys'], { env }).code, 23);
+  assert.not.ok(existsSync(join(tmp.dir, 'xdg-empty')), 'no default folder was made');
+  assert.is(slabkv(['put', 'k', '{}', '--file', missing]).code, 0);
+  assert.is(slabkv(['get', 'k', '--file', missing]).code, 0);
+});
+
+test('dump of a store with a damaged record writes the rest, names the record on stderr and exits 21', () => {
+  const file = storeOf('dump-damaged.slabkv', 5);
+  const bytes = readFileSync(file);
+  const key = bytes.indexOf('k:2{"i":2');
+  bytes[key + 6] ^= 1; // a byte of the value of k:2
+  writeFileSync(file, bytes);
+  const dump = slabkv(['dump', '--file', file]);
+  assert.is(dump.code, 21);
+  assert.equal(dump.lines.map((line) => JSON.parse(line).key).sort(), ['k:0', 'k:1', 'k:3', 'k:4']);
+  assert.match(dump.stderr, new RegExp(`dump skipped: record at 0x${(key - 24).toString(16).padStart(8, '0')} is damaged.*"k:2"`));
+  assert.match(dump.stderr, /slabkv: FILE_CORRUPT: dumped 4 entries/);
+  const clean = slabkv(['dump', '--file', storeOf('dump-clean.slabkv', 5)]);
+  assert.is(clean.code, 0);
+  assert.is(clean.stderr, '');
+});
+
+test('dump then load keeps every expiry time exactly', () => {
+  const from = tmp.file('exact-from.slabkv');
+  const at = Date.now() + 3_600_123;
+  const input = [0, 1, 2].map((i) => JSON.stringify({ key: `e:${i}`, value: { i }, expiresAt: at + i * 7 })).join('\n');
+  assert.is(slabkv(['load', '--file', from], { input }).code, 0);
+  const dumped = slabkv(['dump', '--file', from]).stdout;
+  assert.equal(dumped.split('\n').filter(Boolean).map((l) => JSON.parse(l).expiresAt).sort(), [at, at + 7, at + 14]);
+  const to = tmp.file('exact-to.slabkv');
+  assert.is(slabkv(['load', '--file', to], { input: dumped }).code, 0);
+  assert.is(slabkv(['dump', '--file', to]).stdout.split('\n').sort().join('\n'), dumped.split('\n').sort().join('\n'));
+});
+
+test('a load cut short is finished by the same load with --resume; without it the load is refused and undone', () => {
+  const lines = Array.from({ length: 500 }, (_, i) => JSON.stringify({ key: `r:${i}`, value: { i }, expiresAt: i % 3 ? null : Date.now() + 3_600_000 }));
+  const file = tmp.file('resume.slabkv');
+  // What a kill -9 leaves: the entries before the point reached, each whole.
+  assert.is(slabkv(['load', '--file', file], { input: lines.slice(0, 200).join('\n') }).code, 0);
+  const again = slabkv(['load', '--file', file], { input: lines.join('\n') });
+  assert.is(again.code, 31);
+  assert.match(again.stderr, 'line 1: key "r:0" already exists');
+  const resumed = slabkv(['load', '--resume', '--file', file], { input: lines.join('\n') });
+  assert.is(resumed.code, 0, resumed.stderr);
+  assert.equal(JSON.parse(resumed.stdout), { loaded: 300, skippedExpired: 0, alreadyThere: 200 });
+  assert.is(slabkv(['keys', '--file', file]).lines.length, 500);
+  // --resume still refuses a key that holds something else, and undoes what it made.
+  const other = [JSON.stringify({ key: 'r:new', value: {} }), JSON.stringify({ key: 'r:1', value: { i: 'other' } })].join('\n');
+  assert.is(slabkv(['load', '--resume', '--file', file], { input: other }).code, 31);
+  assert.is(slabkv(['has', 'r:new', '--file', file]).code, 1);
+});
+
+test('dump | head -1 ends quietly; unreadable inputs are IO_ERROR (23), a foreign file FILE_INVALID (20)', () => {
+  const file = storeOf('pipe.slabkv', 3000); // far more than a pipe's buffer
+  const piped = spawnSync('bash', ['-c', `"$0" dump --file "$1" | head -1; echo "status \${PIPESTATUS[0]}" >&2`, CLI, file], { encoding: 'utf8', timeout: 30000 });
+  assert.is(piped.stdout.split('\n').filter(Boolean).length, 1);
+  assert.is(piped.stderr, 'status 0\n');
+  const missingInput = slabkv(['load', '--input', join(tmp.dir, 'nonexistent.jsonl'), '--file', tmp.file('io.slabkv')]);
+  assert.is(missingInput.code, 23);
+  assert.match(missingInput.stderr, /^slabkv: IO_ERROR: cannot read .*ENOENT/);
+  noStackTrace(missingInput);
+  const dir = join(tmp.dir, 'a-dir');
+  mkdirSync(dir);
+  const fd = openSync(dir, 'r');
+  const fromDir = slabkv(['load', '--file', tmp.file('io.slabkv')], { stdin: fd });
+  closeSync(fd);
+  assert.is(fromDir.code, 23);
+  assert.match(fromDir.stderr, /^slabkv: IO_ERROR: .*EISDIR/);
+  const inspectDir = slabkv(['inspect', '--file', dir]);
+  assert.is(inspectDir.code, 23);
+  noStackTrace(inspectDir);
+  const fifo = join(tmp.dir, 'fifo');
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0);
+  const inspectFifo = slabkv(['inspect', '--file', fifo]);
+  assert.is(inspectFifo.code, 23, 'refused, not blocked until the 30 s timeout');
+  const foreign = tmp.file('foreign.bin');
+  writeFileSync(foreign, 'not a store at all');
+  const inspectForeign = slabkv(['inspect', '--file', foreign]);
+  assert.is(inspectForeign.code, 20);
+  assert.match(inspectForeign.stderr, /^slabkv: FILE_INVALID: /);
+});
+
+test('inspect of a file cut short says where structures run past its end', () => {
+  const file = tmp.file('cut.slabkv');
+  copyFileSync(FIXTURE, file);
+  truncateSync(file, 0x11028); // through the middle of the record of user:1 at 0x11020
+  const atRecord = slabkv(['inspect', '--offset', String(0x11020), '--file', file]);
+  assert.is(atRecord.code, 0, atRecord.stderr);
+  assert.match(atRecord.stdout, 'past the end of the 69672-byte file');
+  const key = slabkv(['inspect', '--key', 'user:1', '--file', file]);
+  assert.is(key.code, 0, key.stderr);
+  assert.match(key.stdout, 'points past the end of the 69672-byte file');
+  assert.is(slabkv(['inspect', '--file', file]).code, 0);
+});
+
+test('--version prints the version; a value that is not JSON says which argument', () => {
+  const version = slabkv(['--version']);
+  assert.is(version.code, 0);
+  assert.is(version.stdout.trim(), JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
+  const bad = slabkv(['put', 'k', '{name:1}', '--file', tmp.file('json.slabkv')]);
+  assert.is(bad.code, 12);
+  assert.match(bad.stderr, /^slabkv: VALUE_INVALID: the value argument is not valid JSON/);
+});
+
+test('repair rebuilds a store whose change met damage and prints its report', () => {
+  const file = tmp.file('repair.slabkv');
+  copyFileSync(FIXTURE, file);
+  const bytes = readFileSync(file);
+  bytes.writeUInt32LE(0x11020, 0x11000 + 20); // the slab's free list points at the live record of user:1
+  writeFileSync(file, bytes);
+  const put = ['put', 'user:3', '{"name":"Bob"}', '--file', file]; // a record of the same size class, 48 bytes
+  assert.is(slabkv(put).code, 21);
+  assert.is(slabkv(put).code, 21, 'still refused: nothing was rebuilt unasked');
+  const repaired = slabkv(['repair', '--file', file]);
+  assert.is(repaired.code, 0, repaired.stderr);
+  // user:2 of the fixture expired on 2026-01-01: repair reclaims it, and keeps user:1.
+  assert.equal({ ...JSON.parse(repaired.stdout), ms: 0 }, { records: 1, dropped: 0, expired: 1, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 });
+  assert.is(slabkv(put).code, 0);
+  assert.equal(JSON.parse(slabkv(['get', 'user:1', '--file', file]).stdout), { name: 'Ada' });
+  assert.is(slabkv(['verify', '--file', file]).code, 0);
 });
 
 test.run();

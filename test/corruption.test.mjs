@@ -13,6 +13,9 @@ const format = createRequire(import.meta.url)('slabkv/format');
 const tmp = scratch();
 test.after(() => tmp.remove());
 const CHILD = fileURLToPath(new URL('./open-damaged.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
+/** Every how-many-th damaged file also goes through the CLI (a process per command costs a few hundred ms). */
+const CLI_SAMPLE = 32;
 
 /** A seeded generator, so that a failure can be reproduced. */
 function random(seed) {
@@ -87,6 +90,21 @@ test('a few hundred damaged stores: each refused or read correctly, none crashes
   assert.ok(cases.length >= 300 && cases.length <= 500, `${cases.length} cases`);
 
   const files = cases.map(([name, bytes]) => { const file = tmp.file(`${name}.slabkv`); writeFileSync(file, bytes); return file; });
+
+  // The CLI on a sample, before the library's run changes the files: each command answers, none crashes.
+  for (const [i, [name, bytes]] of cases.entries()) {
+    if (i % CLI_SAMPLE !== 0) continue;
+    const file = tmp.file(`cli-${name}.slabkv`);
+    writeFileSync(file, bytes);
+    const offset = bytes.length === 0 ? 0 : rand(bytes.length);
+    for (const args of [['inspect', '--key', 'k:1'], ['inspect', '--offset', String(offset)], ['verify']]) {
+      const result = spawnSync(CLI, [...args, '--file', file], { encoding: 'utf8', timeout: 30_000 });
+      const what = `slabkv ${args.join(' ')} on ${name}`;
+      assert.ok(result.status !== null && result.status !== 1, `${what}: status ${result.status}, signal ${result.signal}: ${result.stderr.slice(0, 500)}`);
+      assert.not.match(result.stderr, /\n\s+at /, `${what}: ${result.stderr.slice(0, 500)}`);
+      if (result.status !== 0 && result.status !== 30) assert.match(result.stderr, /^slabkv: /, what); // 30: verify's report, on stdout
+    }
+  }
   const casesPath = tmp.file('cases.json');
   writeFileSync(casesPath, JSON.stringify({ expected, deleted, files }));
   const logPath = tmp.file('fuzz.log');

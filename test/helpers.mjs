@@ -28,3 +28,10 @@ export function withClock(offsetMs, fn) {
   Date.now = () => real() + offsetMs;
   try { return fn(); } finally { Date.now = real; }
 }
+
+/** atTime runs fn with Date.now() fixed at ms. */
+export function atTime(ms, fn) {
+  const real = Date.now;
+  Date.now = () => ms;
+  try { return fn(); } finally { Date.now = real; }
+}

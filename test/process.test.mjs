@@ -25,6 +25,16 @@ function readEvents(log) {
   return events;
 }
 
+/** createdAtLeast resolves once the writer's log reports `count` finished creates. */
+async function createdAtLeast(log, count, child) {
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the writer ended early: ${child.exitCode ?? child.signalCode}`);
+    const created = readFileSync(log, 'utf8').split('\n').filter((line) => line.startsWith('{"created"')).length;
+    if (created >= count) return;
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
 function runChild(...args) {
   const result = spawnSync(process.execPath, [CHILD, ...args], { encoding: 'utf8', timeout: 20000 });
   assert.is(result.status, 0, result.stderr);
@@ -109,11 +119,13 @@ test('kill -9 during writes, and while the index doubles, loses nothing that ret
   const expected = new Map();
   for (let round = 0; round < 20; round++) {
     const log = tmp.file(`writer-${round}.log`);
-    const mode = round % 4 === 3 ? 'die-in-rehash' : 'timed';
+    const mode = round % 4 === 3 ? 'die-in-rehash' : 'counted';
     const writer = startChild(['write-forever', path, String(next), log, mode], (e) => e.ready);
     await writer.ready;
-    if (mode === 'timed') {
-      await new Promise((resolve) => setTimeout(resolve, 10 + ((round * 37) % 120)));
+    if (mode === 'counted') {
+      // Killed after a number of creates that varies by round, not after a time: at least one change was made, so
+      // the file was marked open and recovery must run, however slow or fast the machine is.
+      await createdAtLeast(log, 1 + ((round * 53) % 400), writer.child);
       writer.child.kill('SIGKILL');
     }
     const { signal } = await writer.exited;

@@ -8,16 +8,18 @@
  * Caveats: one process at a time (another gets STORE_LOCKED); handles and worker threads of that process share the
  * store. Durability against power loss needs flush(); a process crash loses nothing that returned.
  */
-import { HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
+import { BUSY_CHANGING, BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { keyHash } from '../format/record.js';
 import { DataStoreError } from './errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
 import { crashPoint } from '../store/crash-points.js';
-import type { RecoveryReport } from '../table/recovery.js';
+import { rebuild, type RecoveryReport } from '../table/recovery.js';
 import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
-import { checkKey, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type JsonObject } from './validate.js';
+import {
+  checkKey, checkOptionObject, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type Expiry, type JsonObject,
+} from './validate.js';
 
 const H = (field: number): number => field >>> 2;
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
@@ -65,8 +67,11 @@ export class DataStore {
     this.#store = SharedStore.open(this.path, this.#maxSize);
   }
 
-  /** create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. */
-  create(key: string, value: JsonObject, ttlSeconds?: number): void {
+  /**
+   * create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. The key expires
+   * `ttlSeconds` from now, or at `{ expiresAt }` (ms since the epoch), or never.
+   */
+  create(key: string, value: JsonObject, ttlSeconds?: Expiry): void {
     this.#open();
     encodeKey(key); // the key is checked first; encodeValue may run the value's toJSON, so #enter encodes it again
     const { json, bytes } = encodeValue(value);
@@ -159,25 +164,25 @@ export class DataStore {
    * meanwhile: a key that stays live throughout is seen exactly once; one created or deleted meanwhile may or may
    * not be seen.
    */
-  *keys(options?: { prefix?: string }): IterableIterator<string> {
-    for (const [key] of this.#scan(options?.prefix, false)) yield key;
+  keys(options?: { prefix?: string }): IterableIterator<string> {
+    const scan = this.#scan(scanPrefix(options), false); // options are checked now, not at the first step
+    return (function* () { for (const [key] of scan) yield key; })();
   }
 
   /** entries iterates over [key, value] pairs of live keys, as keys() does. */
-  *entries(options?: { prefix?: string }): IterableIterator<[string, JsonObject]> {
-    for (const [key, text] of this.#scan(options?.prefix, true)) yield [key, JSON.parse(text!) as JsonObject];
+  entries(options?: { prefix?: string }): IterableIterator<[string, JsonObject]> {
+    const scan = this.#scan(scanPrefix(options), true);
+    return (function* () { for (const [key, text] of scan) yield [key, JSON.parse(text!) as JsonObject] as [string, JsonObject]; })();
   }
 
   *#scan(prefix: string | undefined, withValues: boolean): IterableIterator<[string, string | undefined]> {
-    if (prefix !== undefined && typeof prefix !== 'string') throw new DataStoreError('OPTION_INVALID', 'prefix must be a string');
     let at = HEADER_SIZE;
     const batch: Array<[string, string | undefined]> = [];
     do {
       const store = this.#open();
       const table = store.table;
-      store.lock.enter();
+      this.#lock(store);
       try {
-        store.catchUp();
         at = scanLive(store.file, at, SCAN_SLABS, Date.now(), (record) => {
           const key = table.keyAt(record);
           if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
@@ -185,17 +190,19 @@ export class DataStore {
       } finally {
         store.lock.leave();
       }
-      yield* batch;
+      for (const entry of batch) {
+        this.#open(); // a step after close() throws STORE_CLOSED, even within a batch read before it
+        yield entry;
+      }
       batch.length = 0;
     } while (at !== 0);
   }
 
   stats(): DataStoreStats {
     const store = this.#open();
-    const w = store.file.words;
-    store.lock.enter();
+    this.#lock(store);
     try {
-      store.catchUp();
+      const w = store.file.words;
       const records = w[H(Header.recordCount)]!;
       const buckets = w[H(Header.tableCapacity)]!;
       return {
@@ -220,10 +227,37 @@ export class DataStore {
    */
   verify(options?: { onProgress?: (done: number, total: number) => void }): VerifyReport {
     const store = this.#open();
-    store.lock.enter();
+    let onProgress: ((done: number, total: number) => void) | undefined;
+    if (options !== undefined) {
+      checkOptionObject(options, ['onProgress'], 'the verify options');
+      onProgress = options.onProgress; // read once, before the lock: a getter runs no code under it
+      if (onProgress !== undefined && typeof onProgress !== 'function') {
+        throw new DataStoreError('OPTION_INVALID', 'onProgress must be a function');
+      }
+    }
+    this.#lock(store);
     try {
-      store.catchUp();
-      return verifyTable(store.table, Date.now(), options?.onProgress);
+      return verifyTable(store.table, Date.now(), onProgress);
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /**
+   * repair rebuilds the index, free lists and counters from the records, as recovery after a crash does, and
+   * returns what it did. It is the way out after a change met FILE_CORRUPT: until then every change is refused.
+   * Every live record whose checksum holds is kept (of two records of one key, the first in file order);
+   * records that fail their checksum and expired records are dropped and counted. O(size of the file).
+   */
+  repair(): RecoveryReport {
+    const store = this.#open();
+    this.#lock(store);
+    try {
+      store.markOpen();
+      const report = rebuild(store.table, Date.now(), store.file.size); // a repair cut short is rebuilt at the next open
+      store.file.words[H(Header.busy)] = BUSY_IDLE;
+      store.file.flush();
+      return report;
     } finally {
       store.lock.leave();
     }
@@ -232,9 +266,8 @@ export class DataStore {
   /** spaceByClass reports, per size class in use, its slabs, records and free chunks. O(slabs). */
   spaceByClass(): ClassSpace[] {
     const store = this.#open();
-    store.lock.enter();
+    this.#lock(store);
     try {
-      store.catchUp();
       return spaceByClass(store.file);
     } finally {
       store.lock.leave();
@@ -244,9 +277,8 @@ export class DataStore {
   /** flush writes every change so far to the disk (msync), so that it survives power loss. */
   flush(): void {
     const store = this.#open();
-    store.lock.enter();
+    this.#lock(store);
     try {
-      store.catchUp();
       store.file.flush();
     } finally {
       store.lock.leave();
@@ -278,6 +310,15 @@ export class DataStore {
     const store = this.#open();
     keyLength = encodeKey(key);
     keyHashValue = keyHash(keyBytes, keyLength);
+    this.#lock(store);
+    return store;
+  }
+
+  /**
+   * #lock takes the store's lock and catches up with other threads (a grown file, a dead thread's half change). A
+   * store marked damaged is not rebuilt: reads go on, changes are refused by #beginChange until repair().
+   */
+  #lock(store: SharedStore): void {
     store.lock.enter();
     try {
       store.catchUp();
@@ -285,7 +326,6 @@ export class DataStore {
       store.lock.leave();
       throw error;
     }
-    return store;
   }
 
   /** #findLive returns the record of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
@@ -300,21 +340,29 @@ export class DataStore {
    * the change did not finish), and expired records ahead of the sweep cursor are reclaimed first.
    */
   #beginChange(store: SharedStore, now: number): void {
+    if (store.file.words[H(Header.busy)] === BUSY_DAMAGED) {
+      throw new DataStoreError('FILE_CORRUPT', `an earlier change met damage in ${this.path}; changes are refused until repair() (slabkv repair)`);
+    }
     store.markOpen();
-    store.file.words[H(Header.busy)] = 1;
+    store.file.words[H(Header.busy)] = BUSY_CHANGING;
     crashPoint('change.busy');
     store.table.heap.maxSize = this.#maxSize;
     store.table.sweep(now, SWEEP_BUDGET);
   }
 
   #endChange(store: SharedStore): void {
-    store.file.words[H(Header.busy)] = 0;
+    store.file.words[H(Header.busy)] = BUSY_IDLE;
     if (this.#syncEachChange) store.file.flush();
   }
 
-  /** Refusals (KEY_EXISTS, KEY_NOT_FOUND, STORE_FULL, IO_ERROR) are thrown before anything is half-changed. */
+  /**
+   * Refusals (KEY_EXISTS, KEY_NOT_FOUND, STORE_FULL, IO_ERROR) are thrown before anything is half-changed. Damage
+   * may be met halfway: the store is marked damaged, refused for changes until repair(), and not rebuilt unasked.
+   * Anything else (a bug) leaves the flag set, and the next call rebuilds the store as after a crash.
+   */
   #endChangeIfConsistent(store: SharedStore, error: unknown): void {
-    if (error instanceof DataStoreError && error.code !== 'FILE_CORRUPT') store.file.words[H(Header.busy)] = 0;
+    if (!(error instanceof DataStoreError)) return;
+    store.file.words[H(Header.busy)] = error.code === 'FILE_CORRUPT' ? BUSY_DAMAGED : BUSY_IDLE;
   }
 }
 
@@ -334,6 +382,17 @@ function encodeKey(key: unknown): number {
   }
   checkKey(key);
   return keyBytes.write(key, 0, 'utf8');
+}
+
+/** scanPrefix checks the options of keys() and entries(): `keys('tmp:')` must not list every key. */
+function scanPrefix(options: unknown): string | undefined {
+  if (options === undefined) return undefined;
+  checkOptionObject(options, ['prefix'], 'the options of keys() and entries()');
+  const { prefix } = options as { prefix?: unknown };
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new DataStoreError('OPTION_INVALID', `prefix must be a string; got ${typeof prefix}`);
+  }
+  return prefix;
 }
 
 function isExpired(expiresAt: number, now: number): boolean {

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'FILE_INVALID' // the path is not a slabkv file of a readable version
   | 'FILE_CORRUPT' // a slabkv file whose checksums or structure do not hold
   | 'OPTION_INVALID' // a constructor option is out of range
-  | 'IO_ERROR'; // the operating system refused; see `cause`
+  | 'IO_ERROR' // the operating system refused; see `cause`
+  | 'REENTRANT_CALL'; // a call on a store from code that runs inside another call on it (a callback, toJSON, a getter)
 
 export class DataStoreError extends Error {
   override readonly name = 'DataStoreError';

@@ -23,7 +23,7 @@ export function checkKey(key: unknown): asserts key is string {
 
 /** encodeValue returns the JSON text of value, or throws unless it is a JSON object within the size limit. */
 export function encodeValue(value: unknown): { json: string; bytes: number } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || isArray(value)) {
     throw new DataStoreError('VALUE_INVALID', `value must be a JSON object; got ${describe(value)}`);
   }
   let json: unknown;
@@ -42,9 +42,23 @@ export function encodeValue(value: unknown): { json: string; bytes: number } {
   return { json, bytes };
 }
 
-/** expiryFor turns an optional TTL in seconds into an absolute expiry (ms since the epoch; 0 = never). */
+/** What create takes as its third argument: a TTL in seconds, or an absolute expiry time. */
+export type Expiry = number | { expiresAt: number };
+
+/**
+ * expiryFor turns an optional TTL in seconds, or `{ expiresAt }` (ms since the epoch, later than now), into an
+ * absolute expiry (ms since the epoch; 0 = never).
+ */
 export function expiryFor(ttlSeconds: unknown, nowMs: number): number {
   if (ttlSeconds === undefined) return 0;
+  if (typeof ttlSeconds === 'object' && ttlSeconds !== null && !isArray(ttlSeconds)) {
+    const { expiresAt } = ttlSeconds as { expiresAt?: unknown };
+    checkKnownKeys(ttlSeconds, ['expiresAt'], 'the expiry', 'TTL_INVALID');
+    if (typeof expiresAt !== 'number' || !Number.isSafeInteger(expiresAt) || expiresAt <= nowMs) {
+      throw new DataStoreError('TTL_INVALID', `expiresAt must be a whole number of ms since the epoch, later than now (${nowMs}); got ${describe(expiresAt)}`);
+    }
+    return expiresAt;
+  }
   if (typeof ttlSeconds !== 'number' || !Number.isSafeInteger(ttlSeconds) || ttlSeconds <= 0) {
     throw new DataStoreError('TTL_INVALID', `ttl must be a positive whole number of seconds; got ${describe(ttlSeconds)}`);
   }
@@ -63,9 +77,7 @@ export interface DataStoreOptions {
 
 export function checkOptions(options: unknown): Required<DataStoreOptions> {
   if (options === undefined) return { maxFileSize: MAX_FILE_SIZE, durability: 'flush' };
-  if (typeof options !== 'object' || options === null) {
-    throw new DataStoreError('OPTION_INVALID', `options must be an object; got ${describe(options)}`);
-  }
+  checkOptionObject(options, ['maxFileSize', 'durability'], 'the options');
   const { maxFileSize = MAX_FILE_SIZE, durability = 'flush' } = options as DataStoreOptions;
   if (durability !== 'flush' && durability !== 'always') {
     throw new DataStoreError('OPTION_INVALID', `durability must be 'flush' or 'always'; got ${describe(durability)}`);
@@ -77,10 +89,43 @@ export function checkOptions(options: unknown): Required<DataStoreOptions> {
   return { maxFileSize, durability };
 }
 
+/**
+ * checkOptionObject throws OPTION_INVALID unless options is a plain object whose own keys are all in `known`: a
+ * misspelt option (`{ prefx }`) or a bare string where an object belongs (`keys('tmp:')`) must not be ignored.
+ */
+export function checkOptionObject(options: unknown, known: readonly string[], what: string): void {
+  if (typeof options !== 'object' || options === null || isArray(options)) {
+    throw new DataStoreError('OPTION_INVALID', `${what} must be an object; got ${describe(options)}`);
+  }
+  checkKnownKeys(options, known, what, 'OPTION_INVALID');
+}
+
+function checkKnownKeys(object: object, known: readonly string[], what: string, code: 'OPTION_INVALID' | 'TTL_INVALID'): void {
+  let keys: string[];
+  try {
+    keys = Object.keys(object);
+  } catch (cause) {
+    throw new DataStoreError(code, `${what} cannot be read: ${(cause as Error).message}`, { cause });
+  }
+  const unknown = keys.find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    throw new DataStoreError(code, `unknown ${JSON.stringify(unknown)} in ${what}; known: ${known.join(', ')}`);
+  }
+}
+
+/** isArray is Array.isArray that answers false instead of throwing for a revoked Proxy (JSON.stringify then refuses it). */
+function isArray(value: unknown): boolean {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return false;
+  }
+}
+
 function describe(value: unknown): string {
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)}`;
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (typeof value === 'bigint') return `the bigint ${value}n`;
-  if (Array.isArray(value)) return 'an array';
+  if (isArray(value)) return 'an array';
   return `a ${typeof value}`;
 }

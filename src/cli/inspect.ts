@@ -4,24 +4,29 @@
  * bytes as they are at that moment).
  */
 import * as fs from 'node:fs';
+import { DataStoreError, ioError } from '../api/errors.js';
 import {
   BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, HEADER_SIZE, Header,
-  MAGIC, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
+  MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
   SPAN_RECORDS, SPAN_TABLE, Slab, Span, chunksPerSlab,
 } from '../format/layout.js';
 import { hex, headerChecksum } from '../format/header.js';
 import { keyHash, recordChecksum, spanChecksum } from '../format/record.js';
 
-/** A window on the file: reads ranges on demand, never more than it is asked for. */
+/**
+ * A window on the file: reads ranges on demand, never more than it is asked for. Bytes past the end of the file
+ * read as zeros (a damaged header can point there); `pastEnd` tells the reader when that happened.
+ */
 class FileBytes {
-  readonly size: number;
-  constructor(private readonly fd: number) {
-    this.size = fs.fstatSync(fd).size;
-  }
+  constructor(private readonly fd: number, readonly size: number) {}
   read(offset: number, length: number): Buffer {
-    const out = Buffer.alloc(Math.max(0, Math.min(length, this.size - offset)));
-    if (out.length > 0) fs.readSync(this.fd, out, 0, out.length, offset);
+    const out = Buffer.alloc(Math.max(0, length));
+    const inFile = Math.max(0, Math.min(length, this.size - offset));
+    if (inFile > 0) fs.readSync(this.fd, out, 0, inFile, offset);
     return out;
+  }
+  pastEnd(offset: number, length: number): boolean {
+    return offset + length > this.size;
   }
   u32(offset: number): number {
     const b = this.read(offset, 4);
@@ -99,6 +104,7 @@ function inspectSpanHeader(file: FileBytes, span: number): string[] {
 }
 
 function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string[] {
+  if (file.pastEnd(chunk, RECORD_HEADER_SIZE)) return [`    ${hex(chunk)} is past the end of the ${file.size}-byte file: the pointer to it is damaged`];
   const bytes = file.read(chunk, chunkSize);
   const state = bytes.readUInt32LE(Record.state);
   if (state !== RECORD_LIVE) {
@@ -151,6 +157,7 @@ export function inspectOffset(file: FileBytes, offset: number): string[] {
   if (span < 0) return [`${hex(offset)} is past heapEnd (${hex(file.u32(Header.heapEnd))}): space not in use`];
   const kind = file.u32(span + Span.kind);
   const lines = [`${hex(offset)} is in the ${KINDS[kind] ?? 'unknown'} span at ${hex(span)}`, ...inspectSpanHeader(file, span)];
+  if (file.pastEnd(span, file.u32(span + Span.slabCount) * SLAB_SIZE)) lines.push(`    the span runs past the end of the ${file.size}-byte file (bytes there read as zeros): the file is damaged`);
   if (kind === SPAN_RECORDS && offset >= span + SLAB_HEADER_SIZE) {
     const size = CHUNK_SIZES[file.u32(span + Span.param)];
     if (size === undefined) return lines;
@@ -184,6 +191,10 @@ export function inspectKey(file: FileBytes, key: string): string[] {
     if (table === 0 || capacity === 0) continue;
     const home = hash & (capacity - 1);
     lines.push('', `${name} bucket array at ${hex(table)}, ${capacity} buckets: first bucket = hash & ${capacity - 1} = ${home}`);
+    if (file.pastEnd(table, SPAN_HEADER_SIZE + capacity * BUCKET_SIZE)) {
+      lines.push(`  the array runs past the end of the ${file.size}-byte file: the header is damaged`);
+      continue;
+    }
     for (let n = 0, slot = home; n < capacity; n++, slot = (slot + 1) & (capacity - 1)) {
       const at = table + SPAN_HEADER_SIZE + slot * BUCKET_SIZE;
       const record = file.u32(at);
@@ -192,6 +203,7 @@ export function inspectKey(file: FileBytes, key: string): string[] {
       if (record === BUCKET_EMPTY) verdict = 'empty: the key is not in this array';
       else if (record === BUCKET_MOVED) verdict = 'moved: go on';
       else if (bucketHash !== hash) verdict = 'another hash: go on';
+      else if (file.pastEnd(record, RECORD_HEADER_SIZE)) verdict = `points past the end of the ${file.size}-byte file: damaged, go on`;
       else {
         const stored = file.read(record + RECORD_HEADER_SIZE, file.read(record + Record.keyLength, 2).readUInt16LE(0) || 0);
         verdict = stored.equals(keyBytes) ? 'FOUND' : 'same hash, another key: go on';
@@ -210,6 +222,36 @@ export function inspectKey(file: FileBytes, key: string): string[] {
   return lines;
 }
 
+/** keyAt decodes the key of the record at offset, or returns null when its length is out of range. */
+export function keyAt(file: FileBytes, record: number): string | null {
+  const keyLength = file.read(record + Record.keyLength, 2).readUInt16LE(0);
+  if (keyLength === 0 || keyLength > MAX_KEY_BYTES || file.pastEnd(record + RECORD_HEADER_SIZE, keyLength)) return null;
+  return file.read(record + RECORD_HEADER_SIZE, keyLength).toString('utf8');
+}
+
+/**
+ * openForInspection opens a slabkv file to read. It refuses, with IO_ERROR, anything but a regular file (opening
+ * with O_NONBLOCK, so that a fifo cannot block it), and, with FILE_INVALID, a file that does not start with the
+ * magic.
+ */
 export function openForInspection(path: string): FileBytes {
-  return new FileBytes(fs.openSync(path, 'r'));
+  let fd: number;
+  try {
+    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch (cause) {
+    throw ioError(`cannot read ${path}`, cause);
+  }
+  try {
+    const stats = fs.fstatSync(fd);
+    if (!stats.isFile()) throw new DataStoreError('IO_ERROR', `${path} is not a regular file (${stats.isDirectory() ? 'a directory' : 'a fifo, socket or device'})`);
+    const file = new FileBytes(fd, stats.size);
+    const head = file.read(0, MAGIC.length);
+    if (!MAGIC.every((b, i) => head[i] === b)) {
+      throw new DataStoreError('FILE_INVALID', `${path} is not a slabkv file: it does not start with the slabkv magic`);
+    }
+    return file;
+  } catch (error) {
+    fs.closeSync(fd);
+    throw error instanceof DataStoreError ? error : ioError(`cannot read ${path}`, error);
+  }
 }

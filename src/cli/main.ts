@@ -3,34 +3,73 @@
  * Results go to stdout as JSON; errors to stderr as "slabkv: CODE: message", with an exit code per error code.
  */
 import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataStore } from '../api/data-store.js';
-import { DataStoreError, type ErrorCode } from '../api/errors.js';
+import { DataStoreError, ioError, type ErrorCode } from '../api/errors.js';
 import { checkKey, encodeValue } from '../api/validate.js';
-import { defaultStorePath } from '../api/paths.js';
-import { inspectHeader, inspectKey, inspectOffset, openForInspection } from './inspect.js';
+import { DEFAULT_FILE, DEFAULT_FOLDER, userDataDir } from '../api/paths.js';
+import { inspectHeader, inspectKey, inspectOffset, keyAt, openForInspection } from './inspect.js';
 
 /** Exit codes: 0 success, 1 "no" (has on a missing key), 2 usage, then one per error code. */
 export const EXIT_CODES: Record<ErrorCode | 'USAGE' | 'NO' | 'PROBLEMS' | 'BAD_LINE', number> = {
   NO: 1, USAGE: 2,
   KEY_INVALID: 10, KEY_TOO_LONG: 11, VALUE_INVALID: 12, VALUE_TOO_LARGE: 13, TTL_INVALID: 14, KEY_EXISTS: 15,
   KEY_NOT_FOUND: 16, STORE_FULL: 17, STORE_LOCKED: 18, STORE_CLOSED: 19, FILE_INVALID: 20, FILE_CORRUPT: 21,
-  OPTION_INVALID: 22, IO_ERROR: 23,
+  OPTION_INVALID: 22, IO_ERROR: 23, REENTRANT_CALL: 24,
   PROBLEMS: 30, // verify found problems
   BAD_LINE: 31, // load refused its input
 };
 
 class UsageError extends Error {}
 
+/** Thrown when stdout's reader has gone (`slabkv dump | head -1`): a quiet end, not an error. */
+class PipeClosed extends Error {}
+
 interface Command {
   usage: string;
   help: string;
   options?: ParseArgsConfig['options'];
   positionals: number;
+  /** Commands that may create the store; the others refuse a missing file and create nothing. */
+  creates?: boolean;
   run(args: string[], values: Record<string, string | boolean | undefined>, file: string | undefined): number;
 }
 
-const out = (value: unknown): void => { process.stdout.write(JSON.stringify(value) + '\n'); };
+/** stdout is written with write(2) in blocks of this size, so that EPIPE is met at once, where it can be handled. */
+const OUT_BLOCK = 64 * 1024;
+/** Bytes read from the input of load at a time. */
+const IN_BLOCK = 64 * 1024;
+/** A longer line of load's input is refused: a valid entry is at most about 16.5 KB of JSON. */
+const MAX_LINE_CHARS = 1024 * 1024;
+/** How long to wait before retrying a read or write that a non-blocking descriptor refused (EAGAIN). */
+const RETRY_MS = 5;
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+let pending = '';
+
+function write(text: string): void {
+  pending += text;
+  if (pending.length >= OUT_BLOCK) flushOut();
+}
+
+function flushOut(): void {
+  const bytes = Buffer.from(pending, 'utf8');
+  pending = '';
+  for (let at = 0; at < bytes.length;) {
+    try {
+      at += fs.writeSync(1, bytes, at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, RETRY_MS); continue; }
+      if (code === 'EPIPE') throw new PipeClosed();
+      throw ioError('cannot write to stdout', error);
+    }
+  }
+}
+
+const out = (value: unknown): void => write(JSON.stringify(value) + '\n');
+const warn = (text: string): void => { process.stderr.write(`slabkv: ${text}\n`); };
 const progress = (text: string): void => { if (process.stderr.isTTY) process.stderr.write(`\r${text}\x1b[K`); };
 const progressDone = (): void => { if (process.stderr.isTTY) process.stderr.write('\r\x1b[K'); };
 
@@ -40,6 +79,83 @@ function withStore<T>(file: string | undefined, fn: (db: DataStore) => T): T {
     return fn(db);
   } finally {
     db.close();
+  }
+}
+
+/** storePath is the store a command works on: --file, else the default store's path (no folder is created). */
+function storePath(file: string | undefined): string {
+  return file ?? path.join(userDataDir(), DEFAULT_FOLDER, DEFAULT_FILE);
+}
+
+/**
+ * requireStore refuses, with IO_ERROR, a store file that does not exist (a mistyped --file must not become a new,
+ * empty store) or is not a regular file; a directory is left to the library, which says FILE_INVALID.
+ */
+function requireStore(file: string): void {
+  let stats: fs.Stats;
+  try {
+    stats = fs.statSync(file);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new DataStoreError('IO_ERROR', `there is no store at ${file} (ENOENT); only put and load create one`, { cause });
+    }
+    throw ioError(`cannot read ${file}`, cause);
+  }
+  if (!stats.isFile() && !stats.isDirectory()) throw new DataStoreError('IO_ERROR', `${file} is not a regular file`);
+}
+
+/**
+ * LineReader reads a file or stdin line by line with read(2), a block at a time: an input of any size is streamed,
+ * never held whole in one string.
+ */
+class LineReader {
+  private readonly block = Buffer.alloc(IN_BLOCK);
+  private readonly decoder = new StringDecoder('utf8');
+  private lines: string[] = [];
+  private next = 0;
+  private rest = '';
+  private ended = false;
+  /** The number of the line last returned, from 1. */
+  number = 0;
+
+  constructor(private readonly fd: number, private readonly name: string) {}
+
+  /** readLine returns the next line without its newline, or null at the end of the input. */
+  readLine(): string | null {
+    while (this.next >= this.lines.length) {
+      if (this.ended) return null;
+      this.fill();
+    }
+    this.number++;
+    return this.lines[this.next++]!;
+  }
+
+  private fill(): void {
+    let n: number;
+    try {
+      n = fs.readSync(this.fd, this.block, 0, this.block.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, RETRY_MS); return; }
+      throw ioError(`cannot read ${this.name}`, error);
+    }
+    const text = this.rest + (n === 0 ? this.decoder.end() : this.decoder.write(this.block.subarray(0, n)));
+    const parts = text.split('\n');
+    this.rest = n === 0 ? '' : parts.pop()!;
+    if (n === 0) this.ended = true;
+    if (this.rest.length > MAX_LINE_CHARS) {
+      throw new LoadError(`line ${this.number + parts.length + 1}: longer than ${MAX_LINE_CHARS} characters; a dump line is at most about 16.5 KB`);
+    }
+    this.lines = parts;
+    this.next = 0;
+  }
+}
+
+function openInput(input: string | undefined): { fd: number; name: string } {
+  if (input === undefined) return { fd: 0, name: 'stdin' };
+  try {
+    return { fd: fs.openSync(input, 'r'), name: input };
+  } catch (cause) {
+    throw ioError(`cannot read ${input}`, cause);
   }
 }
 
@@ -53,7 +169,7 @@ function parseJson(text: string, what: string): unknown {
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new DataStoreError('VALUE_INVALID', `${what} is not valid JSON: ${(cause as Error).message}`, { cause });
+    throw new DataStoreError('VALUE_INVALID', `${what} is not valid JSON (${(cause as Error).message}); quote it for the shell, as in '{"name":"Ada"}'`, { cause });
   }
 }
 
@@ -63,8 +179,9 @@ const commands: Record<string, Command> = {
     help: 'Creates KEY with the JSON object as its value. Refused with KEY_EXISTS if the key is live.',
     options: { ttl: { type: 'string' } },
     positionals: 2,
+    creates: true,
     run([key, json], values, file) {
-      const value = parseJson(json!, 'JSON');
+      const value = parseJson(json!, 'the value argument');
       withStore(file, (db) => db.create(key!, value as never, parseTtl(values['ttl'])));
       out({ created: key });
       return 0;
@@ -75,7 +192,7 @@ const commands: Record<string, Command> = {
     help: 'Prints the value of KEY as JSON. KEY_NOT_FOUND if it is missing or expired.',
     positionals: 1,
     run([key], _values, file) {
-      process.stdout.write(withStore(file, (db) => db.readText(key!)) + '\n');
+      write(withStore(file, (db) => db.readText(key!)) + '\n');
       return 0;
     },
   },
@@ -133,19 +250,22 @@ const commands: Record<string, Command> = {
       return report.ok ? 0 : EXIT_CODES.PROBLEMS;
     },
   },
+  repair: {
+    usage: 'slabkv repair [--file PATH]',
+    help: 'Rebuilds the index, free lists and counters from the records, as recovery after a crash does, and prints what it did ({ records, dropped, expired, duplicates, repairedSlabs, unreadableSlabs, ms }). Every record whose checksum holds is kept. The way out after FILE_CORRUPT.',
+    positionals: 0,
+    run(_args, _values, file) {
+      out(withStore(file, (db) => db.repair()));
+      return 0;
+    },
+  },
   inspect: {
     usage: 'slabkv inspect [--key KEY | --offset N] [--file PATH]',
     help: 'Decodes the file for reading beside a hexdump: the header; with --key, the key\'s hash, its probe through the buckets and its record; with --offset, whatever lies there. Reads the file as it is, without locking it.',
     options: { key: { type: 'string' }, offset: { type: 'string' } },
     positionals: 0,
     run(_args, values, file) {
-      const path = file ?? defaultStorePath(); // without opening it: inspect takes no lock
-      let bytes;
-      try {
-        bytes = openForInspection(path);
-      } catch (cause) {
-        throw new DataStoreError('IO_ERROR', `cannot read ${path}: ${(cause as Error).message}`, { cause });
-      }
+      const bytes = openForInspection(storePath(file)); // without opening the store: inspect takes no lock
       const offset = values['offset'];
       let lines: string[];
       if (typeof values['key'] === 'string') lines = inspectKey(bytes, values['key']);
@@ -154,17 +274,18 @@ const commands: Record<string, Command> = {
         if (!Number.isSafeInteger(n) || n < 0 || n >= bytes.size) throw new UsageError(`--offset must be a byte offset inside the ${bytes.size}-byte file`);
         lines = inspectOffset(bytes, n);
       } else lines = inspectHeader(bytes);
-      process.stdout.write(lines.join('\n') + '\n');
+      write(lines.join('\n') + '\n');
       return 0;
     },
   },
   dump: {
     usage: 'slabkv dump [--file PATH] > entries.jsonl',
-    help: 'Writes every live entry as a JSON line {"key":…,"value":…,"expiresAt":ms or null}.',
+    help: 'Writes every live entry as a JSON line {"key":…,"value":…,"expiresAt":ms or null}. Then checks the store: if it is damaged, each damaged record (which the dump lacks) is named on stderr and the exit code is 21 (FILE_CORRUPT).',
     positionals: 0,
     run(_args, _values, file) {
+      let n = 0;
       withStore(file, (db) => {
-        let n = 0;
+        const damaged: string[] = [];
         for (const key of db.keys()) {
           let text: string;
           let expiresAt: number | null;
@@ -173,64 +294,92 @@ const commands: Record<string, Command> = {
             expiresAt = db.expiresAt(key);
           } catch (error) {
             if (error instanceof DataStoreError && error.code === 'KEY_NOT_FOUND') continue; // expired meanwhile
+            if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') { damaged.push(`key ${JSON.stringify(key)}: ${error.message}`); continue; }
             throw error;
           }
-          process.stdout.write(`{"key":${JSON.stringify(key)},"value":${text},"expiresAt":${expiresAt}}\n`);
+          write(`{"key":${JSON.stringify(key)},"value":${text},"expiresAt":${expiresAt}}\n`);
           if (++n % 10000 === 0) progress(`dump: ${n} entries`);
         }
         progressDone();
+        // keys() passes over records that fail their checksum: verify finds them, so that none is lost unsaid.
+        const report = db.verify();
+        if (damaged.length === 0 && report.ok) return;
+        flushOut();
+        const inspection = openForInspection(db.path);
+        for (const problem of report.problems) {
+          const at = /^record at (0x[0-9a-f]+) is damaged/.exec(problem);
+          const key = at ? keyAt(inspection, Number(at[1])) : null;
+          damaged.push(key === null ? problem : `${problem}; its key reads ${JSON.stringify(key)}`);
+        }
+        for (const line of damaged) warn(`dump skipped: ${line}`);
+        throw new DataStoreError('FILE_CORRUPT', `dumped ${n} entries, but the store is damaged (above), so the dump lacks the records named; slabkv repair keeps every record whose checksum holds`);
       });
       return 0;
     },
   },
   load: {
-    usage: 'slabkv load [--input FILE] [--file PATH] < entries.jsonl',
-    help: 'Creates the entries of JSON lines as written by dump. All or nothing: every line is checked first (and an entry whose key exists refuses the load); if a create then fails, the entries already made are deleted again. Entries whose expiresAt has passed are skipped. A TTL is rounded up to a whole second.',
-    options: { input: { type: 'string' } },
+    usage: 'slabkv load [--input FILE] [--resume] [--file PATH] < entries.jsonl',
+    help: 'Creates the entries of JSON lines as written by dump, each with its exact expiresAt; entries whose expiresAt has passed are skipped. All or nothing while it runs: a bad line (named by its number), a key that appears twice or already exists in the store, or a failed create undoes every entry made. If the process is killed, the entries before the point it reached stay, each whole: run the same load again with --resume, which skips entries already in the store with the same value and expiresAt, to finish it.',
+    options: { input: { type: 'string' }, resume: { type: 'boolean' } },
     positionals: 0,
+    creates: true,
     run(_args, values, file) {
-      const input = typeof values['input'] === 'string' ? values['input'] : 0;
-      const lines = fs.readFileSync(input, 'utf8').split('\n');
-      const now = Date.now();
-      const entries: Array<{ key: string; value: object; ttl: number | undefined }> = [];
-      const seen = new Set<string>();
+      const resume = values['resume'] === true;
+      const input = openInput(typeof values['input'] === 'string' ? values['input'] : undefined);
+      let loaded = 0;
       let skipped = 0;
-      const refuse = (line: number, message: string): never => { throw new LoadError(`line ${line}: ${message}`); };
-      lines.forEach((text, i) => {
-        if (text.trim() === '') return;
-        let entry: { key?: unknown; value?: unknown; expiresAt?: unknown };
-        try { entry = JSON.parse(text); } catch (error) { return refuse(i + 1, `not JSON (${(error as Error).message})`); }
-        if (typeof entry !== 'object' || entry === null) return refuse(i + 1, 'not a JSON object');
-        try {
-          checkKey(entry.key);
-          encodeValue(entry.value);
-        } catch (error) {
-          return refuse(i + 1, error instanceof DataStoreError ? `${error.code}: ${error.message}` : String(error));
-        }
-        const { expiresAt = null } = entry;
-        if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt > 0)) return refuse(i + 1, 'expiresAt must be null or milliseconds since the epoch');
-        if (seen.has(entry.key as string)) return refuse(i + 1, `key ${JSON.stringify(entry.key)} appears twice`);
-        seen.add(entry.key as string);
-        if (expiresAt !== null && expiresAt <= now) { skipped++; return; }
-        entries.push({ key: entry.key as string, value: entry.value as object, ttl: expiresAt === null ? undefined : Math.ceil((expiresAt - now) / 1000) });
-      });
-      withStore(file, (db) => {
-        for (const [i, { key }] of entries.entries()) if (db.has(key)) throw new LoadError(`key ${JSON.stringify(key)} (entry ${i + 1}) already exists in the store`);
-        const made: string[] = [];
-        try {
-          for (const { key, value, ttl } of entries) {
-            db.create(key, value as never, ttl);
-            made.push(key);
-            if (made.length % 10000 === 0) progress(`load: ${made.length} of ${entries.length}`);
+      let resumed = 0;
+      try {
+        withStore(file, (db) => {
+          const reader = new LineReader(input.fd, input.name);
+          const seen = new Set<string>();
+          const made: string[] = [];
+          const refuse = (message: string): never => { throw new LoadError(`line ${reader.number}: ${message}`); };
+          try {
+            for (let text = reader.readLine(); text !== null; text = reader.readLine()) {
+              if (text.trim() === '') continue;
+              let entry: { key?: unknown; value?: unknown; expiresAt?: unknown };
+              try { entry = JSON.parse(text); } catch (error) { return refuse(`not JSON (${(error as Error).message})`); }
+              if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return refuse('not a JSON object');
+              let json: string;
+              try {
+                checkKey(entry.key);
+                json = encodeValue(entry.value).json;
+              } catch (error) {
+                return refuse(error instanceof DataStoreError ? `${error.code}: ${error.message}` : String(error));
+              }
+              const key = entry.key;
+              const { expiresAt = null } = entry;
+              if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt > 0)) return refuse('expiresAt must be null or milliseconds since the epoch');
+              if (seen.has(key)) return refuse(`key ${JSON.stringify(key)} appears twice`);
+              seen.add(key);
+              if (expiresAt !== null && expiresAt <= Date.now()) { skipped++; continue; }
+              if (db.has(key)) {
+                if (resume && db.readText(key) === json && db.expiresAt(key) === expiresAt) { resumed++; continue; }
+                return refuse(`key ${JSON.stringify(key)} already exists in the store${resume ? ' with another value or expiry' : ''}`);
+              }
+              try {
+                db.create(key, entry.value as never, expiresAt === null ? undefined : { expiresAt });
+              } catch (error) {
+                // It expired between the check above and the create: skipped as the others.
+                if (error instanceof DataStoreError && error.code === 'TTL_INVALID') { skipped++; continue; }
+                throw error;
+              }
+              made.push(key);
+              if (made.length % 10000 === 0) progress(`load: ${made.length} entries`);
+            }
+          } catch (error) {
+            for (const key of made) db.delete(key);
+            throw error;
+          } finally {
+            progressDone();
           }
-        } catch (error) {
-          for (const key of made) db.delete(key);
-          throw error;
-        } finally {
-          progressDone();
-        }
-      });
-      out({ loaded: entries.length, skippedExpired: skipped });
+          loaded = made.length;
+        });
+      } finally {
+        if (input.fd !== 0) fs.closeSync(input.fd);
+      }
+      out(resume ? { loaded, skippedExpired: skipped, alreadyThere: resumed } : { loaded, skippedExpired: skipped });
       return 0;
     },
   },
@@ -238,23 +387,49 @@ const commands: Record<string, Command> = {
 
 class LoadError extends Error {}
 
+/** version reads the package's version from its package.json, one folder above dist/. */
+function version(): string {
+  try {
+    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const GENERAL = `slabkv: a key-value store of JSON objects in one file
 
 Usage: slabkv <command> [arguments] [--file PATH]    (without --file: the default store)
+       slabkv --version
 
 Commands:
 ${Object.values(commands).map((c) => `  ${c.usage}`).join('\n')}
 
-slabkv <command> --help tells more. Exit codes: 0 done, 1 has: no, 2 usage, 10-23 one per error code
+Only put and load create a store; the other commands refuse a missing file (IO_ERROR).
+slabkv <command> --help tells more. Exit codes: 0 done, 1 has: no, 2 usage, 10-24 one per error code
 (${Object.entries(EXIT_CODES).filter(([, n]) => n >= 10 && n < 30).map(([code, n]) => `${n} ${code}`).join(', ')}),
-30 verify found problems, 31 load refused its input.
+30 verify found problems, 31 load refused its input. A closed stdout (slabkv dump | head) ends quietly with 0.
 `;
 
 export function main(argv: string[]): number {
+  try {
+    const code = run(argv);
+    flushOut();
+    return code;
+  } catch (error) {
+    if (error instanceof PipeClosed) return 0; // the reader has all it wanted
+    throw error;
+  }
+}
+
+function run(argv: string[]): number {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(GENERAL);
+    write(GENERAL);
     return name === undefined ? EXIT_CODES.USAGE : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    write(`${version()}\n`);
+    return 0;
   }
   const command = commands[name];
   try {
@@ -264,19 +439,22 @@ export function main(argv: string[]): number {
       options: { ...command.options, file: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
     if (values['help']) {
-      process.stdout.write(`Usage: ${command.usage}\n\n${command.help}\n`);
+      write(`Usage: ${command.usage}\n\n${command.help}\n`);
       return 0;
     }
     if (positionals.length !== command.positionals) throw new UsageError(`expected ${command.positionals} argument(s), got ${positionals.length}`);
     const file = typeof values['file'] === 'string' ? values['file'] : undefined;
+    if (!command.creates) requireStore(storePath(file));
     return command.run(positionals, values as Record<string, string | boolean | undefined>, file);
   } catch (error) {
+    if (error instanceof PipeClosed) throw error;
+    try { flushOut(); } catch (e) { if (!(e instanceof PipeClosed)) throw e; } // what was made before the error
     if (error instanceof DataStoreError) {
-      process.stderr.write(`slabkv: ${error.code}: ${error.message}\n`);
+      warn(`${error.code}: ${error.message}`);
       return EXIT_CODES[error.code];
     }
     if (error instanceof LoadError) {
-      process.stderr.write(`slabkv: load refused, nothing loaded: ${error.message}\n`);
+      warn(`load refused, nothing loaded: ${error.message}`);
       return EXIT_CODES.BAD_LINE;
     }
     if (error instanceof UsageError || (error as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {

@@ -52,6 +52,10 @@ export const ClassEntry = {
 } as const;
 export const STATE_CLEAN = 0;
 export const STATE_OPEN = 1;
+/** Values of the run-time field busy. */
+export const BUSY_IDLE = 0; // no change under way
+export const BUSY_CHANGING = 1; // a change is under way: found so by another thread (its maker died), it is rebuilt
+export const BUSY_DAMAGED = 2; // a change met damage: changes are refused, and nothing rebuilt, until a repair
 export const LOCK_WAITERS = 0x80000000;
 
 /**

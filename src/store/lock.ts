@@ -16,6 +16,7 @@
  */
 import { Header, LOCK_WAITERS } from '../format/layout.js';
 import { native } from '../native.js';
+import { DataStoreError } from '../api/errors.js';
 import type { MappedFile } from './mapped-file.js';
 
 const WORD = Header.lockWord >>> 2;
@@ -39,6 +40,11 @@ export class StoreLock {
     const mine = (token | LOCK_WAITERS) | 0;
     for (;;) {
       const seen = Atomics.load(words, WORD);
+      // The lock is not re-entrant: a thread that waited for itself would sleep forever, and every thread with it.
+      if ((seen & ~LOCK_WAITERS) === token) {
+        throw new DataStoreError('REENTRANT_CALL',
+          'a store call was made from inside another call on the same store (a callback such as onProgress, a toJSON, a getter); make it after that call returns');
+      }
       if (seen === 0) {
         // Others may still sleep: take the lock with the waiters bit so that leave() wakes them.
         if (Atomics.compareExchange(words, WORD, 0, mine) === 0) return;

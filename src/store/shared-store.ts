@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { HEADER_SIZE, Header, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
+import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, openMarkIs, readU32,
   writeOpenMark,
@@ -114,7 +114,7 @@ export class SharedStore {
     }
     // Run-time fields, outside the header checksum: changing them leaves a clean file clean.
     w[H(Header.ownerPid)] = process.pid;
-    w[H(Header.busy)] = 0;
+    w[H(Header.busy)] = BUSY_IDLE;
     this.lock.reset();
   }
 
@@ -125,7 +125,7 @@ export class SharedStore {
    */
   #survivedIntact(sizeOnDisk: number): boolean {
     const bytes = this.file.bytes;
-    if (this.file.words[H(Header.busy)] !== 0 || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
+    if (this.file.words[H(Header.busy)] !== BUSY_IDLE || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
     if (checkHeaderBounds(bytes, sizeOnDisk) !== null) return false;
     try {
       this.table.checkIndex();
@@ -155,13 +155,14 @@ export class SharedStore {
 
   /**
    * catchUp runs first under the lock in every operation: it makes a larger view if another thread grew the file,
-   * and rebuilds the store when the last change under the lock did not finish (its thread died).
+   * and rebuilds the store when the last change under the lock did not finish (its thread died). A store marked
+   * damaged (a change met FILE_CORRUPT) is not rebuilt: only an explicit repair does that.
    */
   catchUp(): void {
     this.file.catchUp();
-    if (this.file.words[H(Header.busy)] === 0) return;
+    if (this.file.words[H(Header.busy)] !== BUSY_CHANGING) return;
     this.recovered = rebuild(this.table, Date.now(), this.file.size);
-    this.file.words[H(Header.busy)] = 0;
+    this.file.words[H(Header.busy)] = BUSY_IDLE;
   }
 
   /**
