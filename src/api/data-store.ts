@@ -8,7 +8,7 @@
  * Caveats: one process at a time (another gets STORE_LOCKED); handles and worker threads of that process share the
  * store. Durability against power loss needs flush(); a process crash loses nothing that returned.
  */
-import { BUSY_CHANGING, BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
+import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { keyHash } from '../format/record.js';
 import { DataStoreError } from './errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
@@ -26,6 +26,8 @@ const H = (field: number): number => field >>> 2;
 const SCAN_SLABS = 4;
 /** Buckets examined for expired records per change: reclaims expired space at a bounded cost per write. */
 const SWEEP_BUDGET = 8;
+/** Unlocked tries of a lookup before it waits for the lock: a change holds the sequence odd for microseconds. */
+const UNLOCKED_ATTEMPTS = 64;
 /** The key of the current call: UTF-8 bytes, their count and hash. One set per thread: calls never overlap in one. */
 const keyBytes = Buffer.alloc(MAX_KEY_BYTES);
 let keyLength = 0;
@@ -105,25 +107,12 @@ export class DataStore {
 
   /** readText returns the stored JSON text of key's value, without parsing it. */
   readText(key: string): string {
-    const store = this.#enter(key);
-    try {
-      const found = this.#findLive(store, key, Date.now());
-      store.table.checkChecksum(found);
-      return store.table.valueText(found);
-    } finally {
-      store.lock.leave();
-    }
+    return this.#read(key, readValueText);
   }
 
   /** has tells whether key is live: false for missing and expired keys. */
   has(key: string): boolean {
-    const store = this.#enter(key);
-    try {
-      const found = store.table.find(keyBytes, keyLength, keyHashValue);
-      return found !== 0 && !isExpired(store.table.expiresAt(found), Date.now());
-    } finally {
-      store.lock.leave();
-    }
+    return this.#read(key, readHas);
   }
 
   /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
@@ -132,7 +121,7 @@ export class DataStore {
     const store = this.#enter(key);
     try {
       this.#beginChange(store, now);
-      store.table.removeFound(this.#findLive(store, key, now));
+      store.table.removeFound(findLive(store, key, now));
       this.#endChange(store);
     } catch (error) {
       this.#endChangeIfConsistent(store, error);
@@ -149,13 +138,7 @@ export class DataStore {
 
   /** expiresAt returns when key expires (ms since the epoch), or null if it has no TTL. KEY_NOT_FOUND if missing. */
   expiresAt(key: string): number | null {
-    const store = this.#enter(key);
-    try {
-      const expiresAt = store.table.expiresAt(this.#findLive(store, key, Date.now()));
-      return expiresAt === 0 ? null : expiresAt;
-    } finally {
-      store.lock.leave();
-    }
+    return this.#read(key, readExpiresAt);
   }
 
   /**
@@ -254,8 +237,9 @@ export class DataStore {
     this.#lock(store);
     try {
       store.markOpen();
-      const report = rebuild(store.table, Date.now(), store.file.size); // a repair cut short is rebuilt at the next open
-      store.file.words[H(Header.busy)] = BUSY_IDLE;
+      store.beginChange(); // a repair cut short is rebuilt at the next open
+      const report = rebuild(store.table, Date.now(), store.file.size);
+      store.endChange();
       store.file.flush();
       return report;
     } finally {
@@ -328,11 +312,35 @@ export class DataStore {
     }
   }
 
-  /** #findLive returns the record of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
-  #findLive(store: SharedStore, key: string, now: number): number {
-    const found = store.table.find(keyBytes, keyLength, keyHashValue);
-    if (found === 0 || isExpired(store.table.expiresAt(found), now)) throw notFound(key);
-    return found;
+  /**
+   * #read runs a lookup of key without the lock, as readers do (spec section 11): it reads the sequence, looks,
+   * and keeps what it found only if no change began meanwhile; else it looks again. Torn reads are harmless:
+   * the views end at the file's end, so a stray offset reads nothing rather than faulting, and whatever a torn
+   * read throws is dropped with it. After a few tries (a change keeps being under way, or its writer died) it
+   * waits for the lock and looks under it.
+   */
+  #read<T>(key: unknown, lookup: Lookup<T>): T {
+    const store = this.#open();
+    keyLength = encodeKey(key);
+    keyHashValue = keyHash(keyBytes, keyLength);
+    for (let attempt = 0; attempt < UNLOCKED_ATTEMPTS; attempt++) {
+      const sequence = store.readBegin();
+      if (sequence < 0) continue;
+      let result: T;
+      try {
+        result = lookup(store, key as string, Date.now());
+      } catch (error) {
+        if (store.readValid(sequence)) throw error;
+        continue;
+      }
+      if (store.readValid(sequence)) return result;
+    }
+    this.#lock(store);
+    try {
+      return lookup(store, key as string, Date.now());
+    } finally {
+      store.lock.leave();
+    }
   }
 
   /**
@@ -344,14 +352,14 @@ export class DataStore {
       throw new DataStoreError('FILE_CORRUPT', `an earlier change met damage in ${this.path}; changes are refused until repair() (slabkv repair)`);
     }
     store.markOpen();
-    store.file.words[H(Header.busy)] = BUSY_CHANGING;
+    store.beginChange();
     crashPoint('change.busy');
     store.table.heap.maxSize = this.#maxSize;
     store.table.sweep(now, SWEEP_BUDGET);
   }
 
   #endChange(store: SharedStore): void {
-    store.file.words[H(Header.busy)] = BUSY_IDLE;
+    store.endChange();
     if (this.#syncEachChange) store.file.flush();
   }
 
@@ -362,7 +370,7 @@ export class DataStore {
    */
   #endChangeIfConsistent(store: SharedStore, error: unknown): void {
     if (!(error instanceof DataStoreError)) return;
-    store.file.words[H(Header.busy)] = error.code === 'FILE_CORRUPT' ? BUSY_DAMAGED : BUSY_IDLE;
+    store.endChange(error.code === 'FILE_CORRUPT' ? BUSY_DAMAGED : BUSY_IDLE);
   }
 }
 
@@ -394,6 +402,32 @@ function scanPrefix(options: unknown): string | undefined {
   }
   return prefix;
 }
+
+/** A lookup of the entered key (keyBytes, keyLength, keyHashValue), run by #read with or without the lock. */
+type Lookup<T> = (store: SharedStore, key: string, now: number) => T;
+
+/** findLive returns the record of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
+function findLive(store: SharedStore, key: string, now: number): number {
+  const found = store.table.find(keyBytes, keyLength, keyHashValue);
+  if (found === 0 || isExpired(store.table.expiresAt(found), now)) throw notFound(key);
+  return found;
+}
+
+const readValueText: Lookup<string> = (store, key, now) => {
+  const found = findLive(store, key, now);
+  store.table.checkChecksum(found);
+  return store.table.valueText(found);
+};
+
+const readHas: Lookup<boolean> = (store, _key, now) => {
+  const found = store.table.find(keyBytes, keyLength, keyHashValue);
+  return found !== 0 && !isExpired(store.table.expiresAt(found), now);
+};
+
+const readExpiresAt: Lookup<number | null> = (store, key, now) => {
+  const expiresAt = store.table.expiresAt(findLive(store, key, now));
+  return expiresAt === 0 ? null : expiresAt;
+};
 
 function isExpired(expiresAt: number, now: number): boolean {
   return expiresAt !== 0 && expiresAt <= now;

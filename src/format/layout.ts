@@ -42,6 +42,7 @@ export const Header = {
   openDevice: 112, // u64: st_dev of the file when it was marked open
   openInode: 120, // u64: st_ino of the file when it was marked open
   classTable: 128, // classCount entries of CLASS_ENTRY_SIZE bytes
+  sequence: 352, // run-time: bumped to odd before each change and to even after it, for readers without the lock
 } as const;
 export const BOOT_ID_SIZE = 16;
 export const CLASS_ENTRY_SIZE = 8;

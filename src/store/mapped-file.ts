@@ -3,30 +3,21 @@
  *
  * The addon maps the whole MAX_FILE_SIZE at once, so the mapping never moves: growing the file needs no new
  * mapping, and a view made before the file grew stays valid. JavaScript reads and writes through a view (an
- * ArrayBuffer over the mapping) that covers the file rounded up to a power of two (at least 1 MiB): V8 counts a
- * view's length as external memory, so a view of the whole 1 GiB would cost a garbage collection at every open.
- * A larger view is made when the file outgrows the current one (grown by this thread, or by another: catchUp).
- * Only bytes below the header's fileSize are ever touched, because pages past the end of the file raise SIGBUS.
+ * ArrayBuffer over the mapping) that ends exactly at the file's end as the header records it, which the file on
+ * disk never falls short of while it is open: an offset past it, even one from a torn read by a thread without
+ * the lock, reads nothing rather than touching a page past the end of the file (SIGBUS). A new view is made when
+ * the file grows (by this thread, or by another: catchUp).
  *
  * close unmaps at once, after detaching every view: a view kept by mistake then reads as empty, never as freed
  * memory.
  */
-import * as fs from 'node:fs';
-import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
+import { HEADER_SIZE, Header, MAX_FILE_SIZE, SLAB_SIZE } from '../format/layout.js';
 import { native } from '../native.js';
-import { ioError } from '../api/errors.js';
+import { DataStoreError, ioError } from '../api/errors.js';
 import type { Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
 import { errnoError } from './os-errors.js';
-
-const MIN_VIEW = 1 << 20;
-
-/** viewLength is the power of two, from 1 MiB to MAX_FILE_SIZE, that covers size bytes. */
-function viewLength(size: number): number {
-  let length = MIN_VIEW;
-  while (length < size && length < MAX_FILE_SIZE) length *= 2;
-  return length;
-}
+import * as fs from 'node:fs';
 
 export class MappedFile implements Region {
   bytes!: Buffer;
@@ -40,7 +31,7 @@ export class MappedFile implements Region {
     const mapping = native.map(fd, MAX_FILE_SIZE);
     if (mapping < 0) throw ioError(`cannot map ${path}`, errnoError(-mapping, 'mmap'));
     this.#mapping = mapping;
-    this.#view(viewLength(size));
+    this.#view(Math.max(size, HEADER_SIZE));
   }
 
   #view(length: number): void {
@@ -58,7 +49,11 @@ export class MappedFile implements Region {
   /** catchUp makes a larger view when another thread has grown the file past this one. O(1) otherwise. */
   catchUp(): void {
     const size = this.size;
-    if (size > this.bytes.length) this.#view(viewLength(size));
+    if (size === this.bytes.length) return;
+    if (size < HEADER_SIZE || size > MAX_FILE_SIZE || (size - HEADER_SIZE) % SLAB_SIZE !== 0) {
+      throw new DataStoreError('FILE_CORRUPT', `header fileSize ${size} is not a store's length`);
+    }
+    this.#view(size);
   }
 
   /**
@@ -73,8 +68,8 @@ export class MappedFile implements Region {
       throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, errnoError(err, 'posix_fallocate'));
     }
     crashPoint('grow.allocated');
-    if (newSize > this.bytes.length) this.#view(viewLength(newSize));
     this.words[Header.fileSize >>> 2] = newSize;
+    this.#view(newSize);
   }
 
   /** flush writes the mapped pages to the file (msync) and waits for the disk. */

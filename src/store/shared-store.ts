@@ -23,6 +23,7 @@ import { openMarkOf } from './open-mark.js';
 import { errnoError } from './os-errors.js';
 
 const H = (field: number): number => field >>> 2;
+const SEQUENCE = H(Header.sequence);
 const openStores = new Map<string, SharedStore>();
 /** How often open starts over when the file it locked was replaced (a store created in its place) meanwhile. */
 const OPEN_ATTEMPTS = 8;
@@ -82,8 +83,8 @@ export class SharedStore {
         }
         checkBeforeMapping(fd, size);
       }
-      file = new MappedFile(fd, realPath, prepared ? 0 : size);
-      file.catchUp();
+      file = new MappedFile(fd, realPath, size);
+      if (prepared) file.catchUp(); // else the header is not trusted until #prepare has checked or rebuilt it
       const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
       if (!prepared) store.#prepare(size);
       openStores.set(realPath, store);
@@ -112,9 +113,11 @@ export class SharedStore {
       this.file.flush();
       this.#writeOpenMark();
     }
-    // Run-time fields, outside the header checksum: changing them leaves a clean file clean.
+    // Run-time fields, outside the header checksum: changing them leaves a clean file clean. (The sequence is odd
+    // only in a file left open in the middle of a change; a closed file has it even.)
     w[H(Header.ownerPid)] = process.pid;
     w[H(Header.busy)] = BUSY_IDLE;
+    if ((w[SEQUENCE]! & 1) !== 0) w[SEQUENCE] = w[SEQUENCE]! + 1;
     this.lock.reset();
   }
 
@@ -154,6 +157,39 @@ export class SharedStore {
   }
 
   /**
+   * beginChange opens a change: the sequence goes odd, so that readers without the lock retry or wait, and busy
+   * says a change is under way (found so by the next holder of the lock, its maker died). Lock held.
+   */
+  beginChange(): void {
+    const atomics = this.file.atomics;
+    Atomics.store(atomics, SEQUENCE, Atomics.load(atomics, SEQUENCE) | 1);
+    this.file.words[H(Header.busy)] = BUSY_CHANGING;
+  }
+
+  /** endChange closes a change, leaving busy as given, and moves the sequence to a new even value. Lock held. */
+  endChange(busy: number = BUSY_IDLE): void {
+    const atomics = this.file.atomics;
+    this.file.words[H(Header.busy)] = busy;
+    Atomics.store(atomics, SEQUENCE, (Atomics.load(atomics, SEQUENCE) | 1) + 1);
+  }
+
+  /**
+   * readBegin starts a read without the lock (spec section 11): it returns the sequence, even, or -1 while a
+   * change is under way. The read is valid if readValid(sequence) holds after it: no change began meanwhile.
+   * Nothing is written to the file; the view is made larger if another thread grew the file.
+   */
+  readBegin(): number {
+    const sequence = Atomics.load(this.file.atomics, SEQUENCE);
+    if ((sequence & 1) !== 0) return -1;
+    this.file.catchUp();
+    return sequence;
+  }
+
+  readValid(sequence: number): boolean {
+    return Atomics.load(this.file.atomics, SEQUENCE) === sequence;
+  }
+
+  /**
    * catchUp runs first under the lock in every operation: it makes a larger view if another thread grew the file,
    * and rebuilds the store when the last change under the lock did not finish (its thread died). A store marked
    * damaged (a change met FILE_CORRUPT) is not rebuilt: only an explicit repair does that.
@@ -161,8 +197,9 @@ export class SharedStore {
   catchUp(): void {
     this.file.catchUp();
     if (this.file.words[H(Header.busy)] !== BUSY_CHANGING) return;
+    this.beginChange();
     this.recovered = rebuild(this.table, Date.now(), this.file.size);
-    this.file.words[H(Header.busy)] = BUSY_IDLE;
+    this.endChange();
   }
 
   /**
@@ -216,6 +253,7 @@ export class SharedStore {
     this.file.flush();
     crashPoint('seal.flushed');
     clearOpenMark(this.file.bytes);
+    w[SEQUENCE] = 0; // a closed file has its run-time fields at zero, as version 1 writes them
     crashPoint('seal.unmarked');
     w[H(Header.checksum)] = closedChecksum(this.file.bytes);
     crashPoint('seal.checksum');

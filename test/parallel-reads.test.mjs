@@ -1,0 +1,79 @@
+// Reads without the lock (spec section 11): a read never waits for a writer, and a read racing any writer returns
+// the value before or after that write, or KEY_NOT_FOUND, never a torn value, another key's value or a crash.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
+import { DataStore } from 'slabkv';
+import { scratch } from './helpers.mjs';
+
+const tmp = scratch();
+test.after(() => tmp.remove());
+const WORKER = new URL('./parallel-reads-worker.mjs', import.meta.url);
+const valueOf = (key, version) => ({ key, version, pad: 'v'.repeat((version * 97) % 3000) });
+
+function start(workerData) {
+  const worker = new Worker(WORKER, { workerData });
+  const messages = [];
+  const waiters = [];
+  worker.on('message', (m) => (waiters.length ? waiters.shift()(m) : messages.push(m)));
+  worker.on('error', (e) => (waiters.length ? waiters.shift()({ error: String(e.stack) }) : messages.push({ error: String(e.stack) })));
+  const next = () => (messages.length ? Promise.resolve(messages.shift()) : new Promise((resolve) => waiters.push(resolve)));
+  return { worker, next };
+}
+
+test('a read does not wait for a thread that holds the lock', async () => {
+  const path = tmp.file('held.slabkv');
+  const db = new DataStore(path);
+  db.create('k', { a: 1 });
+  const gate = new Int32Array(new SharedArrayBuffer(8));
+  const { worker, next } = start({ mode: 'hold-lock', path, gate });
+  assert.equal(await next(), 'holding'); // the worker is inside verify(), holding the store's lock
+  const started = performance.now();
+  assert.equal(db.read('k'), { a: 1 });
+  assert.ok(db.has('k'));
+  assert.is(db.expiresAt('k'), null);
+  const ms = performance.now() - started;
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  assert.equal(await next(), 'released');
+  assert.ok(ms < 1000, `reads took ${ms} ms with the lock held elsewhere`);
+  await worker.terminate();
+  db.close();
+});
+
+test('reads racing a writer (deletes, creates, growth, doubling) are never torn, never another key\'s', async () => {
+  const path = tmp.file('race.slabkv');
+  const db = new DataStore(path);
+  const STABLE = 2000;
+  const CHURN = 500;
+  for (let i = 0; i < STABLE; i++) db.create(`s:${i}`, valueOf(`s:${i}`, i));
+  for (let i = 0; i < CHURN; i++) db.create(`c:${i}`, valueOf(`c:${i}`, 0));
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  const readers = [0, 1].map((seed) => start({ mode: 'race', path, stop, seed, stable: STABLE, churn: CHURN }));
+  for (const r of readers) assert.equal(await r.next(), 'reading');
+  const versions = new Array(CHURN).fill(0);
+  const until = performance.now() + 1500;
+  let grown = 0;
+  while (performance.now() < until) {
+    for (let n = 0; n < 200; n++) {
+      const i = (n * 7919 + grown) % CHURN;
+      db.delete(`c:${i}`);
+      versions[i]++;
+      db.create(`c:${i}`, valueOf(`c:${i}`, versions[i])); // a new size: other chunks and slabs are reused
+    }
+    for (let n = 0; n < 100; n++, grown++) db.create(`g:${grown}`, valueOf(`g:${grown}`, grown)); // growth, doubling
+  }
+  Atomics.store(stop, 0, 1);
+  const results = await Promise.all(readers.map((r) => r.next()));
+  for (const result of results) {
+    assert.is(result.error, undefined, result.error);
+    assert.equal(result.wrong, [], result.wrong.join('; '));
+    assert.ok(result.reads > 1000, `${result.reads} reads`);
+  }
+  assert.ok(grown > STABLE, `${grown} keys added while reading`);
+  assert.ok(db.verify().ok);
+  for (const r of readers) await r.worker.terminate();
+  db.close();
+});
+
+test.run();
