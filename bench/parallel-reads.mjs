@@ -1,0 +1,85 @@
+// Reads from several worker threads at once: each worker opens the same store and reads random keys for a fixed
+// time. slabkv and lmdb-js side by side, one worker and two, in the same run; turns rotate; median of the rounds.
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { DataStore } from 'slabkv';
+
+const require = createRequire(import.meta.url);
+const key = (i) => `user:${String(i).padStart(8, '0')}`;
+const value = (i) => ({ id: i, name: 'Ada Lovelace', email: `user${i}@example.com`, active: i % 3 !== 0, score: (i * 7919) % 1000 / 10, tags: ['alpha', 'beta'], created: 1767225600000 + i });
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
+const SECONDS = 1.5;
+
+function openReader(store, dir) {
+  if (store === 'slabkv') {
+    const db = new DataStore(join(dir, 'parallel.slabkv'));
+    return { read: (k) => db.read(k), close: () => db.close() };
+  }
+  const { open } = require('lmdb');
+  const db = open({ path: join(dir, 'lmdb-parallel'), encoding: 'json', noSync: true, mapSize: 4 * 1024 ** 3 });
+  return { read: (k) => db.get(k), close: () => db.close() };
+}
+
+if (!isMainThread) {
+  // A reader: waits at the gate, then reads random keys until the time is up, and reports how many.
+  const { store, dir, n, gate, seed } = workerData;
+  const db = openReader(store, dir);
+  let s = seed;
+  parentPort.postMessage('ready');
+  Atomics.wait(gate, 0, 0);
+  const until = performance.now() + SECONDS * 1000;
+  let reads = 0;
+  while (performance.now() < until) {
+    for (let i = 0; i < 1000; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; db.read(key(s % n)); }
+    reads += 1000;
+  }
+  db.close();
+  parentPort.postMessage(reads / SECONDS);
+}
+
+async function run(store, dir, n, workers) {
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  const threads = Array.from({ length: workers }, (_, i) => new Worker(new URL(import.meta.url), { workerData: { store, dir, n, gate, seed: i + 1 } }));
+  const ready = threads.map((t) => new Promise((resolve) => t.once('message', resolve)));
+  await Promise.all(ready);
+  const done = threads.map((t) => new Promise((resolve, reject) => { t.once('message', resolve); t.once('error', reject); }));
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  const rates = await Promise.all(done);
+  await Promise.all(threads.map((t) => t.terminate()));
+  return rates.reduce((a, b) => a + b, 0);
+}
+
+/** parallelReads fills each store with n keys and measures reads per second with 1 and 2 workers. */
+export async function parallelReads(dir, n, rounds) {
+  const stores = ['slabkv'];
+  try { require.resolve('lmdb'); stores.push('lmdb'); } catch { /* peers not installed: slabkv alone */ }
+  const slab = new DataStore(join(dir, 'parallel.slabkv'));
+  for (let i = 0; i < n; i++) slab.create(key(i), value(i));
+  slab.close();
+  if (stores.includes('lmdb')) {
+    const { open } = require('lmdb');
+    const db = open({ path: join(dir, 'lmdb-parallel'), encoding: 'json', noSync: true, mapSize: 4 * 1024 ** 3 });
+    for (let i = 0; i < n; i++) db.putSync(key(i), value(i));
+    await db.close();
+  }
+  const samples = {};
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 ? [...stores].reverse() : stores;
+    for (const store of order) {
+      for (const workers of [1, 2]) (samples[`${store} ${workers}`] ??= []).push(await run(store, dir, n, workers));
+    }
+  }
+  const result = { n, stores: {} };
+  for (const store of stores) result.stores[store] = { one: median(samples[`${store} 1`]), two: median(samples[`${store} 2`]) };
+  return result;
+}
+
+export function parallelReport(r, goal, fmt) {
+  const s = r.stores.slabkv;
+  const l = r.stores.lmdb;
+  goal(s.two >= 1.6 * s.one, `two workers reading get ≥ 1.6× one worker, ${r.n} keys: ${fmt(s.two)} against ${fmt(s.one)} reads/s (${(s.two / s.one).toFixed(2)}×)`);
+  if (l) goal(s.two >= l.two, `two workers reading ≥ lmdb-js with two workers: ${fmt(s.two)} against ${fmt(l.two)} reads/s (${(s.two / l.two).toFixed(2)}×)`);
+  return [`- **Parallel reads** (${r.n} keys, random keys, each worker its own handle, ${SECONDS} s per run, median): ${Object.entries(r.stores).map(([name, x]) => `${name} ${fmt(x.one)}/s with one worker, ${fmt(x.two)}/s with two (${(x.two / x.one).toFixed(2)}×)`).join('; ')}.`];
+}
