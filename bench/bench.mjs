@@ -5,7 +5,7 @@ import { mkdirSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mmap from '@riaskov/mmap-io';
-import { DataStore } from 'slabkv';
+import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its peers), so not 'slabkv'
 import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
 

@@ -256,6 +256,11 @@ export function main(argv: string[]): number {
     process.stdout.write(GENERAL);
     return name === undefined ? EXIT_CODES.USAGE : 0;
   }
+  if (name === '--version' || name === '-v') {
+    // dist/cli.cjs sits one folder below the package root.
+    process.stdout.write(`${(JSON.parse(fs.readFileSync(`${__dirname}/../package.json`, 'utf8')) as { version: string }).version}\n`);
+    return 0;
+  }
   const command = commands[name];
   try {
     if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`);
