@@ -11,12 +11,15 @@ const ADDON = 'slabkv_native.node';
 const built = path.join(root, 'build', 'Release', ADDON);
 const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, ADDON);
 
-/** nodeGyp runs node-gyp with args in the package root; it exits the process with node-gyp's status on failure. */
+/**
+ * nodeGyp runs node-gyp with args in the package root; it exits the process with node-gyp's status on failure.
+ * Its output goes to stderr, so that the compiler's log does not mix with what npm prints (`npm pack --json`).
+ */
 function nodeGyp(args) {
   const script = process.env.npm_config_node_gyp;
   const result = script
-    ? spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit' })
-    : spawnSync('node-gyp', args, { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+    ? spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: ['inherit', 2, 'inherit'] })
+    : spawnSync('node-gyp', args, { cwd: root, stdio: ['inherit', 2, 'inherit'], shell: process.platform === 'win32' });
   if (result.error) {
     console.error(`slabkv: could not run node-gyp (${result.error.message}); run this through npm, or install node-gyp`);
     process.exit(1);
