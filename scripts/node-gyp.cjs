@@ -1,7 +1,8 @@
 // Runs node-gyp on slabkv's addon (binding.gyp). npm hands its own node-gyp to the scripts it runs: the path in
-// npm_config_node_gyp, and a node-gyp shim on PATH. Outside npm, a node-gyp on PATH is used.
+// npm_config_node_gyp, and a node-gyp shim on PATH. Outside npm: a node-gyp on PATH, else npm's own.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
@@ -16,7 +17,9 @@ const prebuilt = path.join(root, 'prebuilds', `${process.platform}-${process.arc
  * Its output goes to stderr, so that the compiler's log does not mix with what npm prints (`npm pack --json`).
  */
 function nodeGyp(args) {
-  const script = process.env.npm_config_node_gyp;
+  // Outside npm, and with no node-gyp on PATH, the node-gyp of the npm installed beside this node.
+  const besideNode = path.join(path.dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const script = process.env.npm_config_node_gyp ?? (onPath('node-gyp') ? undefined : existsSync(besideNode) ? besideNode : undefined);
   const result = script
     ? spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: ['inherit', 2, 'inherit'] })
     : spawnSync('node-gyp', args, { cwd: root, stdio: ['inherit', 2, 'inherit'], shell: process.platform === 'win32' });
@@ -25,6 +28,10 @@ function nodeGyp(args) {
     process.exit(1);
   }
   if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
+function onPath(command) {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir !== '' && existsSync(path.join(dir, command)));
 }
 
 module.exports = { root, built, prebuilt, nodeGyp };
