@@ -35,7 +35,7 @@ const ADDON = 'slabkv_native.node';
  * prebuilt for this platform and architecture, shipped in the package. Node-API, so one binary serves every Node
  * version from 20. This is node-gyp-build's order, without its dependency.
  */
-export function addonCandidates(root: string = packageRoot): string[] {
+function addonCandidates(root: string = packageRoot): string[] {
   return [
     path.join(root, 'build', 'Release', ADDON),
     path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, ADDON),
