@@ -35,10 +35,10 @@ const ADDON = 'slabkv_native.node';
  * prebuilt for this platform and architecture, shipped in the package. Node-API, so one binary serves every Node
  * version from 20. This is node-gyp-build's order, without its dependency.
  */
-function addonCandidates(root: string = packageRoot): string[] {
+function addonCandidates(): string[] {
   return [
-    path.join(root, 'build', 'Release', ADDON),
-    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, ADDON),
+    path.join(packageRoot, 'build', 'Release', ADDON),
+    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, ADDON),
   ];
 }
 
