@@ -1,10 +1,13 @@
-// slabkv benchmark: node --expose-gc bench/bench.mjs [--quick]
+// slabkv benchmark: node --expose-gc bench/bench.mjs [--quick | --startup]   (--startup: only the start-up section,
+// printed, nothing written)
 // Every figure that compares stores is measured side by side in one run: the stores take turns (their order
 // rotates each round), each round is repeated, and the median is kept. Writes bench/RESULTS.md and bench/chart.svg.
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataStore } from 'slabkv';
+import { fileURLToPath } from 'node:url';
+import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its peers), so not 'slabkv'
 import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
@@ -237,6 +240,55 @@ function lockCost() {
   return { lockNs, hasNs, readNs };
 }
 
+// ---- start-up, each run in a new process ----
+
+/** inNewProcesses runs a CommonJS script in `runs` new node processes; it prints a JSON object of figures. */
+function inNewProcesses(script, runs) {
+  const figures = {};
+  for (let i = 0; i < runs; i++) {
+    const child = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    if (child.status !== 0) throw new Error(`start-up script failed: ${child.stderr}`);
+    for (const [name, ms] of Object.entries(JSON.parse(child.stdout))) (figures[name] ??= []).push(ms);
+  }
+  return Object.fromEntries(Object.entries(figures).map(([name, xs]) => [name, median(xs)]));
+}
+
+/** wallMs is the median wall time of running a command in a new process. */
+function wallMs(args, runs) {
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t = now();
+    const child = spawnSync(process.execPath, args, { encoding: 'utf8' });
+    times.push(now() - t);
+    if (child.status !== 0) throw new Error(`${args.join(' ')} failed: ${child.stderr}`);
+  }
+  return median(times);
+}
+
+function startupTime(runs = QUICK ? 11 : 21) {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const dir = freshDir(ROOT, 'startup');
+  const file = join(dir, 'cli.slabkv');
+  // What a program pays the first time it uses slabkv: load it, open a new store, one create, one read, close.
+  // "process" is the time from the start of the process (node's own start-up included) to the end of that.
+  const first = inNewProcesses(`
+    const t0 = performance.now();
+    const { DataStore } = require(${JSON.stringify(join(root, 'dist', 'index.cjs'))});
+    const t1 = performance.now();
+    const db = new DataStore(require('node:path').join(${JSON.stringify(dir)}, 'first-' + process.pid + '.slabkv'));
+    db.create('user:1', { name: 'Ada' });
+    db.read('user:1');
+    db.close();
+    const t2 = performance.now();
+    console.log(JSON.stringify({ require: t1 - t0, first: t2 - t0, process: t2 }));`, runs);
+  const cli = join(root, 'dist', 'cli.cjs');
+  spawnSync(process.execPath, [cli, 'put', 'user:1', '{"name":"Ada"}', '--file', file]);
+  const get = wallMs([cli, 'get', 'user:1', '--file', file], runs);
+  const bare = wallMs(['-e', '0'], runs);
+  rmSync(dir, { recursive: true, force: true });
+  return { runs, ...first, get, bare };
+}
+
 // ---- report ----
 
 const fmt = (x) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M` : x >= 1e3 ? `${(x / 1e3).toFixed(0)} k` : x.toFixed(0));
@@ -246,6 +298,13 @@ const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 async function main() {
   const started = new Date();
   const results = { throughput: {} };
+  log('start-up');
+  results.startup = startupTime();
+  if (process.argv.includes('--startup')) {
+    console.log(results.startup);
+    rmSync(ROOT, { recursive: true, force: true });
+    return;
+  }
   for (const n of SIZES) {
     log(`throughput at ${n} keys`);
     results.throughput[n] = await throughput(n);
@@ -299,6 +358,8 @@ function report(r, started) {
   goal(r.latency.max < 5, `max create latency while the table grows, ${r.latency.n} keys, under 5 ms: ${r.latency.max.toFixed(2)} ms (after the first create, which pays the msync of the "open" mark: ${r.latency.first.toFixed(2)} ms)`);
   goal(s.readText >= 3 * s.read, `readText ≥ 3× read: ${ratio(s.readText, s.read)}`);
   const lifecycleLines = lifecycleReport(r.lifecycle, goal);
+  goal(r.startup.first < 40, `require('slabkv'), open a new store, one create, one read, close, in a new process, under 40 ms: ${r.startup.first.toFixed(1)} ms`);
+  goal(r.startup.get < 100, `\`slabkv get\` in a new process under 100 ms: ${r.startup.get.toFixed(0)} ms (\`node -e 0\` takes ${r.startup.bare.toFixed(0)} ms)`);
   lines.push('');
   for (const n of SIZES) {
     const tn = r.throughput[n];
@@ -310,6 +371,8 @@ function report(r, started) {
   lines.push('## slabkv alone', '');
   lines.push(`- **Create latency while the table grows** (${r.latency.n} creates into an empty store, bucket array doubling incrementally from 4096 to ${r.latency.buckets} buckets): p50 ${(r.latency.p50 * 1000).toFixed(1)} µs, p99 ${(r.latency.p99 * 1000).toFixed(1)} µs, p99.9 ${(r.latency.p999 * 1000).toFixed(1)} µs, max ${r.latency.max.toFixed(2)} ms (at create #${r.latency.slowestAt}; the max includes any GC pause and file growth). The first create of the session, which also writes the file's "open" mark to disk, took ${r.latency.first.toFixed(2)} ms.`);
   lines.push(`- **Memory:** JS heap growth after loading ${r.latency.n} keys: ${(r.latency.heapGrowth / 1e6).toFixed(2)} MB; RSS ${mb(r.latency.rss)} (mapped file pages count in RSS: they are the OS's page cache); file ${mb(r.latency.fileBytes)}.`);
+  const st = r.startup;
+  lines.push(`- **Start-up** (each in a new process, median of ${st.runs}): \`require('slabkv')\` ${st.require.toFixed(1)} ms; that, then opening a new store, one create, one read and close: ${st.first.toFixed(1)} ms; from the start of the process to the end of that: ${st.process.toFixed(0)} ms. \`slabkv get\` (node dist/cli.cjs) ${st.get.toFixed(0)} ms of wall time, against ${st.bare.toFixed(0)} ms for \`node -e 0\`.`);
   lines.push(`- **Open** (median of 30): ${r.open.map((o) => `${o.count} keys ${o.ms.toFixed(3)} ms`).join(', ')}.`);
   lines.push(`- **Space**, values spread from 50 bytes to 16 KiB on a log scale, after three rounds of churn (file bytes ÷ live key+value bytes): ${Object.entries(r.space).map(([name, x]) => `${name} ${x.ratio.toFixed(2)}×`).join(', ')}.`);
   lines.push(`- **Durability:** create costs ${r.durability.flush.toFixed(1)} µs with the default ('flush') and ${r.durability.always.toFixed(1)} µs with durability 'always' (an msync of the file before each create returns) on this machine's disk.`);

@@ -1,6 +1,6 @@
 // For the lifecycle benchmark: opens a store, fills it to n keys, makes one change (so the file is marked open),
 // says so, and stays idle until it is killed.
-import { DataStore } from 'slabkv';
+import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its peers), so not 'slabkv'
 
 const [path, n] = process.argv.slice(2);
 const db = new DataStore(path);

@@ -3,7 +3,7 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { DataStore } from 'slabkv';
+import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its peers), so not 'slabkv'
 
 const require = createRequire(import.meta.url);
 const key = (i) => `user:${String(i).padStart(8, '0')}`;

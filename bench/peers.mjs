@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { DataStore } from 'slabkv';
+import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its peers), so not 'slabkv'
 
 const require = createRequire(import.meta.url);
 

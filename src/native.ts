@@ -1,7 +1,9 @@
 /**
  * The compiled addon (native/slabkv_native.c): the per-process file lock, the mapping, thread liveness, futex
- * wait/wake and posix_fallocate. Built by node-gyp into build/Release at install.
+ * wait/wake and posix_fallocate. Shipped prebuilt for linux-x64 in prebuilds/; compiled by node-gyp into
+ * build/Release elsewhere.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 
@@ -36,6 +38,38 @@ export interface NativeBinding {
 /** The package root. This code runs from the CommonJS bundle dist/index.cjs (the ESM entry re-exports it). */
 const packageRoot = path.resolve(__dirname, '..');
 
-export const native: NativeBinding = createRequire(path.join(packageRoot, 'package.json'))(
-  './build/Release/slabkv_native.node',
-) as NativeBinding;
+/** The addon's file name, as node-gyp names it from binding.gyp's target. */
+const ADDON = 'slabkv_native.node';
+
+/**
+ * addonCandidates lists where the addon may be, in the order they are tried: build/Release (compiled here, by the
+ * install script where no prebuilt binary fits, or by a developer after changing the C source), then the binary
+ * prebuilt for this platform and architecture, shipped in the package. Node-API, so one binary serves every Node
+ * version from 20. This is node-gyp-build's order, without its dependency.
+ */
+function addonCandidates(): string[] {
+  return [
+    path.join(packageRoot, 'build', 'Release', ADDON),
+    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, ADDON),
+  ];
+}
+
+function loadAddon(): NativeBinding {
+  const load = createRequire(path.join(packageRoot, 'package.json'));
+  const failures: string[] = [];
+  for (const file of addonCandidates()) {
+    if (!existsSync(file)) continue;
+    try {
+      return load(file) as NativeBinding;
+    } catch (error) {
+      failures.push(`${file}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(
+    `slabkv: no usable native addon for ${process.platform}-${process.arch} in ${packageRoot}. ` +
+      (failures.length ? `Tried: ${failures.join('; ')}. ` : 'There is no prebuilt binary for this platform and none was compiled. ') +
+      'Compile it with `npm rebuild slabkv` (needs Python, make and a C compiler).',
+  );
+}
+
+export const native: NativeBinding = loadAddon();

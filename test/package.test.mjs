@@ -1,0 +1,163 @@
+// The package as a user gets it: `npm pack` (prepack builds the prebuilt addon, prepare builds dist/), the tarball
+// installed into a new app with install scripts off, then used from ESM, CommonJS, the CLI, and type-checked by
+// small TypeScript projects of each kind, with TypeScript 7 and 5, strict, without @types/node or skipLibCheck.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { scratch } from './helpers.mjs';
+
+const repo = new URL('..', import.meta.url).pathname;
+const manifest = JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8'));
+// Runtime dependencies the package may still have while the lead's change that replaces them is not merged.
+
+const tmp = scratch();
+const app = join(tmp.dir, 'app');
+const npm = (args, cwd) => {
+  // Under `npm test`, the same npm that runs the tests; otherwise the npm on PATH.
+  const [cmd, pre] = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
+  return execFileSync(cmd, [...pre, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+};
+const node = (args, cwd = app) => execFileSync(process.execPath, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const write = (file, text) => { mkdirSync(join(file, '..'), { recursive: true }); writeFileSync(file, text); };
+
+test.after(() => tmp.remove());
+
+let packed;
+test('npm pack makes a tarball with the prebuilt addon, the bundles and the public declarations only', () => {
+  const out = npm(['pack', '--json', '--pack-destination', tmp.dir], repo);
+  [packed] = JSON.parse(out.slice(out.search(/^\[/m))); // after anything a lifecycle script printed
+  const files = packed.files.map((f) => f.path);
+  for (const file of ['prebuilds/linux-x64/slabkv_native.node', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.cjs', 'dist/format.cjs', 'scripts/install.cjs', 'native/slabkv_native.c', 'binding.gyp']) {
+    assert.ok(files.includes(file), `${file} is in the tarball`);
+  }
+  for (const file of files) assert.not.match(file, /^(src|test|bench|build)\/|^dist\/types\//, `${file} should not be in the tarball`);
+  assert.equal(Object.keys(manifest.dependencies ?? {}), [], 'no runtime dependencies');
+});
+
+test('the tarball installs with scripts off, compiling nothing', () => {
+  write(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+  npm(['install', join(tmp.dir, packed.filename), '--ignore-scripts', '--no-audit', '--no-fund', '--prefer-offline'], app);
+  const installed = join(app, 'node_modules', 'slabkv');
+  assert.ok(existsSync(join(installed, 'prebuilds', 'linux-x64', 'slabkv_native.node')));
+  assert.not.ok(existsSync(join(installed, 'build')), 'nothing was compiled');
+  const packages = readdirSync(join(app, 'node_modules')).filter((n) => !n.startsWith('.'));
+  assert.ok(packages.length <= 3, `slabkv and at most two packages: ${packages.join(', ')}`);
+});
+
+const use = (imports) => `${imports}
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+const dir = mkdtempSync(join(tmpdir(), 'slabkv-app-'));
+const db = new DataStore(join(dir, 'app.slabkv'));
+db.create('user:1', { name: 'Ada' });
+let code;
+try { db.create('user:1', { name: 'Ada' }); } catch (error) { code = error instanceof DataStoreError && error.code; }
+const out = { value: db.read('user:1'), code, same: slabkv.DataStore === DataStore };
+db.close();
+rmSync(dir, { recursive: true });
+console.log(JSON.stringify(out));
+`;
+
+test('ESM and CommonJS consumers load it and use it', () => {
+  write(join(app, 'esm.mjs'), use("import slabkv, { DataStore, DataStoreError } from 'slabkv';"));
+  write(join(app, 'cjs.cjs'), use("const slabkv = require('slabkv'); const { DataStore, DataStoreError } = slabkv;").replace(/^import \{ (.*) \} from '(node:\w+)';$/gm, "const { $1 } = require('$2');"));
+  const expected = { value: { name: 'Ada' }, code: 'KEY_EXISTS', same: true };
+  assert.equal(JSON.parse(node(['esm.mjs'])), expected);
+  assert.equal(JSON.parse(node(['cjs.cjs'])), expected);
+  // One module instance behind both, and the addon is the prebuilt one.
+  const both = node(['--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    import { DataStore } from 'slabkv';
+    const require = createRequire(import.meta.url);
+    console.log(JSON.stringify({ same: require('slabkv').DataStore === DataStore, addons: Object.keys(require.cache).filter((f) => f.includes('/slabkv/') && f.endsWith('.node')) }));`]);
+  const { same, addons } = JSON.parse(both);
+  assert.ok(same);
+  assert.equal(addons, [join(app, 'node_modules', 'slabkv', 'prebuilds', 'linux-x64', 'slabkv_native.node')]);
+});
+
+test('the CLI runs from node_modules/.bin', () => {
+  const bin = join(app, 'node_modules', '.bin', 'slabkv');
+  assert.is(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim(), manifest.version);
+  const file = join(tmp.dir, 'cli.slabkv');
+  execFileSync(bin, ['put', 'k', '{"a":1}', '--file', file]);
+  assert.is(execFileSync(bin, ['get', 'k', '--file', file], { encoding: 'utf8' }).trim(), '{"a":1}');
+});
+
+// A consumer's code: the whole public API, with errors it must get if the types are real (not any).
+const consumer = (imports, extra = '') => `${imports}
+export function demo(path: string): number {
+  const options: DataStoreOptions = { maxFileSize: 1 << 20, durability: 'always' };
+  const db = new DataStore(path, options);
+  db.create('user:1', { name: 'Ada', tags: ['x'], nested: { n: 1, ok: true, none: null } }, 60);
+  const value: JsonObject = db.read('user:1');
+  const text: string = db.readText('user:1');
+  const stats: DataStoreStats = db.stats();
+  const recovered: RecoveryReport | null = stats.recovered;
+  const report: VerifyReport = db.verify({ onProgress: (done, total) => void (done / total) });
+  const space: ClassSpace[] = db.spaceByClass();
+  const expires: number | null = db.expiresAt('user:1');
+  for (const key of db.keys({ prefix: 'user:' })) void key.length;
+  for (const [key, v] of db.entries()) void [key, v];
+  // @ts-expect-error values are JSON objects
+  db.create('user:2', 'text');
+  try { db.delete('user:3'); } catch (error) {
+    if (error instanceof DataStoreError) {
+      const code: ErrorCode = error.code;
+      // @ts-expect-error not an error code
+      if (error.code === 'NO_SUCH_CODE') void code;
+    }
+  }
+  db.flush();
+  db.close();
+  void [value, text, recovered, report.ok, space, expires, db.path, db.count, db.has('x')];
+  return stats.keys;
+}
+${extra}`;
+const publicTypes = 'type DataStoreOptions, type DataStoreStats, type ErrorCode, type JsonObject, type RecoveryReport, type VerifyReport, type ClassSpace';
+const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: [], target: 'ES2022' };
+const projects = {
+  // ESM, module nodenext; also the default export.
+  'esm-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import slabkv, { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, 'export const same: typeof DataStore = slabkv.DataStore;'), declarations: 'index.d.ts' },
+  // CommonJS, module node16: `import` compiles to require(), so the require condition's .d.cts applies.
+  'cjs-node16': { type: 'commonjs', options: { module: 'node16', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, "import slabkv = require('slabkv');\nexport const same: typeof DataStore = slabkv.DataStore;"), declarations: 'index.d.cts' },
+  // A .cts file in an ESM package, module nodenext.
+  'cts-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.cts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`), declarations: 'index.d.cts' },
+  // A bundler project, with `using` (lib esnext has Symbol.dispose itself).
+  'bundler': { type: 'module', options: { module: 'esnext', moduleResolution: 'bundler', lib: ['ESNext'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, "export function scoped(path: string): boolean { using db = new DataStore(path); return db.has('k'); }"), declarations: 'index.d.ts' },
+};
+const compilers = { 'TypeScript 7': join(repo, 'node_modules/typescript/bin/tsc'), 'TypeScript 5': join(repo, 'node_modules/typescript5/bin/tsc') };
+
+test('TypeScript consumers type-check: ESM and CommonJS, node16, nodenext and bundler, TypeScript 7 and 5', async () => {
+  const runs = [];
+  for (const [name, project] of Object.entries(projects)) {
+    const dir = join(app, 'ts', name);
+    write(join(dir, 'package.json'), JSON.stringify({ type: project.type }));
+    write(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions: { ...strict, ...project.options }, files: [project.file] }));
+    write(join(dir, project.file), project.code);
+    for (const [compiler, tsc] of Object.entries(compilers)) {
+      runs.push(promisify(execFile)(process.execPath, [tsc, '-p', '.', '--listFiles'], { cwd: dir, encoding: 'utf8' }).then(
+        ({ stdout }) => {
+          const used = stdout.split('\n').filter((f) => f.includes('node_modules/slabkv/'));
+          assert.equal(used.map((f) => f.slice(f.lastIndexOf('/') + 1)), [project.declarations], `${name} with ${compiler} reads ${project.declarations}`);
+        },
+        (error) => assert.unreachable(`${name} with ${compiler}:\n${error.stdout}${error.stderr}`),
+      ));
+    }
+  }
+  await Promise.all(runs);
+});
+
+test('the declarations name nothing of Node.js or of slabkv internals', () => {
+  for (const file of ['index.d.ts', 'index.d.cts']) {
+    const text = readFileSync(join(app, 'node_modules', 'slabkv', 'dist', file), 'utf8');
+    assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(|from '/, file);
+    const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type) (\w+)/gm)].map((m) => m[1]).sort();
+    assert.equal(declared, ['ClassSpace', 'DataStore', 'DataStoreError', 'DataStoreOptions', 'DataStoreStats', 'ErrorCode', 'Expiry', 'JsonObject', 'JsonValue', 'RecoveryReport', 'VerifyReport'], file);
+  }
+});
+
+test.run();
