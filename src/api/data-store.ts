@@ -10,7 +10,7 @@
  */
 import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { keyHash } from '../format/record.js';
-import { DataStoreError } from './errors.js';
+import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
 import { crashPoint } from '../store/crash-points.js';

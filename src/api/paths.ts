@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DataStoreError, ioError } from './errors.js';
+import { DataStoreError, ioError } from '../errors.js';
 
 export const DEFAULT_FOLDER = 'slabkv';
 export const DEFAULT_FILE = 'default.slabkv';

@@ -1,6 +1,6 @@
 /** Checks of every argument that crosses the public API, each failure a DataStoreError with its code. */
 import { MAX_FILE_SIZE, MAX_KEY_CHARS, MAX_VALUE_BYTES, MIN_FILE_SIZE } from '../format/layout.js';
-import { DataStoreError } from './errors.js';
+import { DataStoreError } from '../errors.js';
 
 /** A JSON object: what create stores and read returns. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };

@@ -4,7 +4,7 @@
  * bytes as they are at that moment).
  */
 import * as fs from 'node:fs';
-import { DataStoreError, ioError } from '../api/errors.js';
+import { DataStoreError, ioError } from '../errors.js';
 import {
   BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, HEADER_SIZE, Header,
   MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,

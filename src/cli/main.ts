@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataStore } from '../api/data-store.js';
-import { DataStoreError, ioError, type ErrorCode } from '../api/errors.js';
+import { DataStoreError, ioError, type ErrorCode } from '../errors.js';
 import { checkKey, encodeValue } from '../api/validate.js';
 import { DEFAULT_FILE, DEFAULT_FOLDER, userDataDir } from '../api/paths.js';
 import { inspectHeader, inspectKey, inspectOffset, keyAt, openForInspection } from './inspect.js';

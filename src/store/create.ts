@@ -16,9 +16,8 @@ import { sealHeader, writeNewHeader } from '../format/header.js';
 import { Table } from '../table/table.js';
 import type { Region } from '../table/region.js';
 import { native } from '../native.js';
-import { ioError } from '../api/errors.js';
+import { errnoError, ioError } from '../errors.js';
 import { crashPoint } from './crash-points.js';
-import { errnoError } from './os-errors.js';
 
 /** A new store: the header and its first bucket array. Record slabs come as they are needed. */
 export const NEW_FILE_SIZE = HEADER_SIZE + slabsForTable(MIN_TABLE_CAPACITY) * SLAB_SIZE;

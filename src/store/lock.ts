@@ -16,7 +16,7 @@
  */
 import { Header, LOCK_WAITERS } from '../format/layout.js';
 import { native } from '../native.js';
-import { DataStoreError } from '../api/errors.js';
+import { DataStoreError } from '../errors.js';
 import type { MappedFile } from './mapped-file.js';
 
 const WORD = Header.lockWord >>> 2;

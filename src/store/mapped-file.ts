@@ -13,10 +13,9 @@
  */
 import { HEADER_SIZE, Header, MAX_FILE_SIZE, SLAB_SIZE } from '../format/layout.js';
 import { native } from '../native.js';
-import { DataStoreError, ioError } from '../api/errors.js';
+import { DataStoreError, errnoError, ioError } from '../errors.js';
 import type { Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
-import { errnoError } from './os-errors.js';
 import * as fs from 'node:fs';
 
 export class MappedFile implements Region {

@@ -14,13 +14,12 @@ import {
 import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
 import { native } from '../native.js';
-import { DataStoreError, ioError } from '../api/errors.js';
+import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
 import { StoreLock } from './lock.js';
 import { createStoreFile } from './create.js';
 import { crashPoint } from './crash-points.js';
 import { openMarkOf } from './open-mark.js';
-import { errnoError } from './os-errors.js';
 
 const H = (field: number): number => field >>> 2;
 const SEQUENCE = H(Header.sequence);

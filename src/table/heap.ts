@@ -14,16 +14,12 @@ import {
 } from '../format/layout.js';
 import { spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
-import { DataStoreError } from '../api/errors.js';
+import { DataStoreError, corrupt } from '../errors.js';
 import type { Region } from './region.js';
 
 const H = (field: number): number => field >>> 2;
 const MIN_GROWTH = SLAB_SIZE;
 const MAX_GROWTH = 1024 * SLAB_SIZE; // 64 MiB
-
-export function corrupt(message: string): DataStoreError {
-  return new DataStoreError('FILE_CORRUPT', message);
-}
 
 export class Heap {
   /** maxSize: the largest file this handle may grow to, a slab boundary. */

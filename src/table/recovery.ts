@@ -15,7 +15,7 @@ import {
   SPAN_FREE, SPAN_RECORDS, Slab, Span,
 } from '../format/layout.js';
 import { keyHash, readExpiresAt } from '../format/record.js';
-import { corrupt } from './heap.js';
+import { corrupt } from '../errors.js';
 import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
 import type { Region } from './region.js';
 import type { Table } from './table.js';

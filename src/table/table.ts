@@ -20,7 +20,8 @@ import {
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import { hex } from '../format/header.js';
-import { Heap, corrupt } from './heap.js';
+import { Heap } from './heap.js';
+import { corrupt } from '../errors.js';
 import type { Region } from './region.js';
 
 const H = (field: number): number => field >>> 2;

@@ -1,4 +1,9 @@
+import * as os from 'node:os';
+
 /**
+ * Errors, at the bottom of the layers: every layer (format, table, store, api, cli) imports this module, and it
+ * imports nothing of slabkv's.
+ *
  * DataStoreError is the one error class slabkv throws. Its `code` says what happened; a code never changes meaning
  * and is never reused. Messages are for people and may change; programs should test `code`.
  */
@@ -31,4 +36,20 @@ export class DataStoreError extends Error {
 export function ioError(what: string, cause: unknown): DataStoreError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   return new DataStoreError('IO_ERROR', `${what}: ${code ?? (cause as Error)?.message ?? String(cause)}`, { cause });
+}
+
+/** corrupt is the error for a file whose checksums or structure do not hold. */
+export function corrupt(message: string): DataStoreError {
+  return new DataStoreError('FILE_CORRUPT', message);
+}
+
+/** errnoError turns an errno from the addon into an Error with the `code` and `errno` Node gives its own. */
+export function errnoError(errno: number, syscall: string): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  return Object.assign(new Error(`${syscall}: ${code} (errno ${errno})`), { errno, code, syscall });
+}
+
+function errnoName(errno: number): string {
+  const names = os.constants.errno as Record<string, number>;
+  return Object.keys(names).find((name) => names[name] === errno) ?? `E${errno}`;
 }
