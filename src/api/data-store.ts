@@ -79,9 +79,7 @@ export class DataStore {
     const { json, bytes } = encodeValue(value);
     const now = Date.now();
     const expiresAt = expiryFor(ttlSeconds, now);
-    const store = this.#enter(key);
-    try {
-      this.#beginChange(store, now);
+    this.#change(key, now, (store) => {
       const table = store.table;
       const found = table.find(keyBytes, keyLength, keyHashValue);
       if (found !== 0) {
@@ -91,13 +89,7 @@ export class DataStore {
         table.removeFound(found);
       }
       table.insert(keyBytes, keyLength, keyHashValue, json, bytes, expiresAt);
-      this.#endChange(store);
-    } catch (error) {
-      this.#endChangeIfConsistent(store, error);
-      throw error;
-    } finally {
-      store.lock.leave();
-    }
+    });
   }
 
   /** read returns a new copy of the value stored under key. Throws KEY_NOT_FOUND if missing or expired. */
@@ -118,17 +110,7 @@ export class DataStore {
   /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
   delete(key: string): void {
     const now = Date.now();
-    const store = this.#enter(key);
-    try {
-      this.#beginChange(store, now);
-      store.table.removeFound(findLive(store, key, now));
-      this.#endChange(store);
-    } catch (error) {
-      this.#endChangeIfConsistent(store, error);
-      throw error;
-    } finally {
-      store.lock.leave();
-    }
+    this.#change(key, now, (store) => store.table.removeFound(findLive(store, key, now)));
   }
 
   /** count is the number of live keys, as stats().keys. */
@@ -338,6 +320,24 @@ export class DataStore {
     this.#lock(store);
     try {
       return lookup(store, key as string, Date.now());
+    } finally {
+      store.lock.leave();
+    }
+  }
+
+  /**
+   * #change is the one bracket of every change to key: the lock, the change opened and closed around `change`,
+   * and, when it throws, the store left consistent or marked damaged.
+   */
+  #change(key: string, now: number, change: (store: SharedStore) => void): void {
+    const store = this.#enter(key);
+    try {
+      this.#beginChange(store, now);
+      change(store);
+      this.#endChange(store);
+    } catch (error) {
+      this.#endChangeIfConsistent(store, error);
+      throw error;
     } finally {
       store.lock.leave();
     }
