@@ -81,12 +81,12 @@ export class DataStore {
     const expiresAt = expiryFor(ttlSeconds, now);
     this.#change(key, now, (store) => {
       const table = store.table;
-      const found = table.find(keyBytes, keyLength, keyHashValue);
-      if (found !== 0) {
-        if (!isExpired(table.expiresAt(found), now)) {
+      const bucket = table.find(keyBytes, keyLength, keyHashValue);
+      if (bucket !== 0) {
+        if (!isExpired(table.expiresAt(table.recordIn(bucket)), now)) {
           throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(key)} already exists`);
         }
-        table.removeFound(found);
+        table.remove(bucket);
       }
       table.insert(keyBytes, keyLength, keyHashValue, json, bytes, expiresAt);
     });
@@ -110,7 +110,7 @@ export class DataStore {
   /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
   delete(key: string): void {
     const now = Date.now();
-    this.#change(key, now, (store) => store.table.removeFound(findLive(store, key, now)));
+    this.#change(key, now, (store) => store.table.remove(findLive(store, key, now)));
   }
 
   /** count is the number of live keys, as stats().keys. */
@@ -406,26 +406,26 @@ function scanPrefix(options: unknown): string | undefined {
 /** A lookup of the entered key (keyBytes, keyLength, keyHashValue), run by #read with or without the lock. */
 type Lookup<T> = (store: SharedStore, key: string, now: number) => T;
 
-/** findLive returns the record of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
+/** findLive returns the bucket of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
 function findLive(store: SharedStore, key: string, now: number): number {
-  const found = store.table.find(keyBytes, keyLength, keyHashValue);
-  if (found === 0 || isExpired(store.table.expiresAt(found), now)) throw notFound(key);
-  return found;
+  const bucket = store.table.find(keyBytes, keyLength, keyHashValue);
+  if (bucket === 0 || isExpired(store.table.expiresAt(store.table.recordIn(bucket)), now)) throw notFound(key);
+  return bucket;
 }
 
 const readValueText: Lookup<string> = (store, key, now) => {
-  const found = findLive(store, key, now);
-  store.table.checkChecksum(found);
-  return store.table.valueText(found);
+  const record = store.table.recordIn(findLive(store, key, now));
+  store.table.checkChecksum(record);
+  return store.table.valueText(record);
 };
 
 const readHas: Lookup<boolean> = (store, _key, now) => {
-  const found = store.table.find(keyBytes, keyLength, keyHashValue);
-  return found !== 0 && !isExpired(store.table.expiresAt(found), now);
+  const bucket = store.table.find(keyBytes, keyLength, keyHashValue);
+  return bucket !== 0 && !isExpired(store.table.expiresAt(store.table.recordIn(bucket)), now);
 };
 
 const readExpiresAt: Lookup<number | null> = (store, key, now) => {
-  const expiresAt = store.table.expiresAt(findLive(store, key, now));
+  const expiresAt = store.table.expiresAt(store.table.recordIn(findLive(store, key, now)));
   return expiresAt === 0 ? null : expiresAt;
 };
 

@@ -11,10 +11,11 @@
  * place, and stops being live with one store before its chunk is reused. The index, counters and free lists are
  * derived, and are rebuilt from the records after a crash (recovery.ts).
  *
- * Results of a lookup are left in fields (foundTable, foundCapacity, foundSlot) so that nothing is allocated per call.
+ * A lookup returns the bucket it found (its byte offset in the file, a plain number: nothing is allocated per call),
+ * from which recordIn gives the record and remove deletes it.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_LOAD_DENOMINATOR,
+  BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_LOAD_DENOMINATOR,
   MAX_LOAD_NUMERATOR, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
   SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
 } from '../format/layout.js';
@@ -39,9 +40,6 @@ const REHASH_STEP = 16;
 
 export class Table {
   readonly heap: Heap;
-  foundTable = 0;
-  foundCapacity = 0;
-  foundSlot = 0;
 
   constructor(readonly file: Region, maxSize: number) {
     this.heap = new Heap(file, maxSize);
@@ -93,7 +91,7 @@ export class Table {
 
   // ---- lookup ----
 
-  /** find returns the offset of the live record holding the key, or 0; the bucket is left in found*. */
+  /** find returns the bucket (its offset in the file) that holds the key's live record, or 0 if there is none. */
   find(key: Uint8Array, keyLength: number, hash: number): number {
     const found = this.probe(this.header(Header.tableOffset), this.header(Header.tableCapacity), key, keyLength, hash);
     if (found !== 0) return found;
@@ -101,20 +99,22 @@ export class Table {
     return old === 0 ? 0 : this.probe(old, this.header(Header.oldTableCapacity), key, keyLength, hash);
   }
 
+  /** recordIn returns the record a bucket returned by find points at. */
+  recordIn(bucket: number): number {
+    return this.words[H(bucket + Bucket.recordOffset)]!;
+  }
+
   private probe(table: number, capacity: number, key: Uint8Array, keyLength: number, hash: number): number {
     const w = this.words;
-    const base = H(table + SPAN_HEADER_SIZE);
+    const first = table + SPAN_HEADER_SIZE;
     const mask = capacity - 1;
     let slot = hash & mask;
     for (let n = 0; n < capacity; n++) {
-      const record = w[base + 2 * slot]!;
+      const bucket = first + slot * BUCKET_SIZE;
+      const record = w[H(bucket + Bucket.recordOffset)];
       if (record === BUCKET_EMPTY) return 0;
-      if (record !== BUCKET_MOVED && w[base + 2 * slot + 1] === hash && this.keyEquals(record, key, keyLength)) {
-        this.foundTable = table;
-        this.foundCapacity = capacity;
-        this.foundSlot = slot;
-        return record;
-      }
+      if (record === undefined) throw corrupt(`the bucket array at ${hex(table)} runs past the end of the file`);
+      if (record !== BUCKET_MOVED && w[H(bucket + Bucket.hash)] === hash && this.keyEquals(record, key, keyLength)) return bucket;
       slot = (slot + 1) & mask;
     }
     throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
@@ -222,12 +222,13 @@ export class Table {
     this.rehashStep(REHASH_STEP);
   }
 
-  /** removeFound deletes the record that the last find returned. */
-  removeFound(record: number): void {
+  /** remove deletes the record in a bucket that find returned, and empties the bucket. */
+  remove(bucket: number): void {
+    const record = this.recordIn(bucket);
     const sizeClass = this.checkLiveRecord(record);
     const expiring = this.expiresAt(record) !== 0;
     this.words[H(record + Record.state)] = RECORD_FREE; // the record is gone from this store on
-    this.unplace(this.foundTable, this.foundCapacity, this.foundSlot);
+    this.unplace(bucket);
     this.heap.freeChunk(record, sizeClass);
     this.setHeader(Header.recordCount, this.recordCount - 1);
     if (expiring) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
@@ -253,14 +254,23 @@ export class Table {
     throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
   }
 
-  /** unplace empties a bucket: in the old array by marking it moved, in the current one by shifting back. */
-  private unplace(table: number, capacity: number, slot: number): void {
+  /**
+   * unplace empties a bucket: in the old array by marking it moved, in the current one by shifting back the
+   * buckets after it that may move (backward-shift deletion), so that the current array never needs a tombstone.
+   * The invariant it keeps: every record's bucket is reached from its home bucket (hash & mask) without passing an
+   * empty bucket.
+   */
+  private unplace(bucket: number): void {
     const w = this.words;
-    const base = H(table + SPAN_HEADER_SIZE);
-    if (table === this.header(Header.oldTableOffset)) {
-      w[base + 2 * slot] = BUCKET_MOVED;
+    const old = this.header(Header.oldTableOffset);
+    if (old !== 0 && bucket > old && bucket < old + SPAN_HEADER_SIZE + this.header(Header.oldTableCapacity) * BUCKET_SIZE) {
+      w[H(bucket + Bucket.recordOffset)] = BUCKET_MOVED;
       return;
     }
+    const table = this.header(Header.tableOffset);
+    const capacity = this.header(Header.tableCapacity);
+    const base = H(table + SPAN_HEADER_SIZE);
+    const slot = (bucket - table - SPAN_HEADER_SIZE) / BUCKET_SIZE;
     const mask = capacity - 1;
     let hole = slot;
     let next = slot;
@@ -360,10 +370,7 @@ export class Table {
         this.checkRecordBounds(record);
         const expiresAt = this.expiresAt(record);
         if (expiresAt !== 0 && expiresAt <= nowMs) {
-          this.foundTable = table;
-          this.foundCapacity = capacity;
-          this.foundSlot = slot;
-          this.removeFound(record);
+          this.remove(table + SPAN_HEADER_SIZE + slot * BUCKET_SIZE);
           removed++;
           continue; // a later bucket may have shifted into this slot
         }

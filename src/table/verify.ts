@@ -60,7 +60,8 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
       const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
       const key = file.bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
       try {
-        if (table.find(key, keyLength, keyHash(key, keyLength)) !== chunk) problem(`record at ${hex(chunk)} (key ${JSON.stringify(table.keyAt(chunk))}) is not found through the index`);
+        const bucket = table.find(key, keyLength, keyHash(key, keyLength));
+        if (bucket === 0 || table.recordIn(bucket) !== chunk) problem(`record at ${hex(chunk)} (key ${JSON.stringify(table.keyAt(chunk))}) is not found through the index`);
       } catch (error) {
         problem(`looking up the key of ${hex(chunk)}: ${(error as Error).message}`);
       }
