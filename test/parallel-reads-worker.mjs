@@ -21,6 +21,7 @@ if (mode === 'hold-lock') {
   let reads = 0;
   parentPort.postMessage('reading');
   while (Atomics.load(stop, 0) === 0 && wrong.length < 10) {
+    Atomics.add(stop, 1, 100);
     for (let n = 0; n < 100; n++, reads++) {
       const stableKey = next(2) === 0;
       const key = stableKey ? `s:${next(stable)}` : `c:${next(churn)}`;
@@ -34,5 +35,6 @@ if (mode === 'hold-lock') {
       }
     }
   }
+  Atomics.add(stop, 1, 1 << 24); // a reader that stops early (too much wrong) lets the writer finish
   parentPort.postMessage({ reads, wrong });
 }
