@@ -11,6 +11,7 @@ import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its
 import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
+import { parallelReads, parallelReport } from './parallel-reads.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 3;
@@ -327,6 +328,8 @@ async function main() {
     openAfterKill: await openAfterKill(lifecycleDir, QUICK ? [200_000] : [200_000, 1_000_000]),
     cycles: openCloseCycles(lifecycleDir, QUICK ? 20_000 : 100_000),
   };
+  log('parallel reads: one worker and two');
+  results.parallel = await parallelReads(freshDir(ROOT, 'parallel'), 200_000, ROUNDS);
   writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2));
   writeFileSync(new URL('./chart.svg', import.meta.url), chart(results.throughput[big], big));
   writeFileSync(new URL('./RESULTS.md', import.meta.url), report(results, started));
@@ -358,6 +361,7 @@ function report(r, started) {
   goal(r.latency.max < 5, `max create latency while the table grows, ${r.latency.n} keys, under 5 ms: ${r.latency.max.toFixed(2)} ms (after the first create, which pays the msync of the "open" mark: ${r.latency.first.toFixed(2)} ms)`);
   goal(s.readText >= 3 * s.read, `readText ≥ 3× read: ${ratio(s.readText, s.read)}`);
   const lifecycleLines = lifecycleReport(r.lifecycle, goal);
+  const parallelLines = parallelReport(r.parallel, goal, fmt);
   goal(r.startup.first < 40, `require('slabkv'), open a new store, one create, one read, close, in a new process, under 40 ms: ${r.startup.first.toFixed(1)} ms`);
   goal(r.startup.get < 100, `\`slabkv get\` in a new process under 100 ms: ${r.startup.get.toFixed(0)} ms (\`node -e 0\` takes ${r.startup.bare.toFixed(0)} ms)`);
   lines.push('');
@@ -378,7 +382,7 @@ function report(r, started) {
   lines.push(`- **Durability:** create costs ${r.durability.flush.toFixed(1)} µs with the default ('flush') and ${r.durability.always.toFixed(1)} µs with durability 'always' (an msync of the file before each create returns) on this machine's disk.`);
   lines.push(`- **Thread lock:** uncontended take-and-release ${r.lock.lockNs.toFixed(1)} ns, against ${r.lock.hasNs.toFixed(0)} ns for a whole has() and ${r.lock.readNs.toFixed(0)} ns for a read() (${((r.lock.lockNs / r.lock.readNs) * 100).toFixed(1)}% of a read).`);
   if (r.recovery) lines.push(`- **Recovery** of a full ${mb(r.recovery.fileBytes)} store (${r.recovery.count} records of ~1 KiB) marked as crashed: ${(r.recovery.ms / 1000).toFixed(2)} s, every record kept (${r.recovery.recovered.records}), verify ${r.recovery.verifiedOk ? 'clean' : 'NOT clean'}.`);
-  lines.push(...lifecycleLines);
+  lines.push(...lifecycleLines, ...parallelLines);
   lines.push('', '## Settings of the peers', '');
   for (const [name, peer] of Object.entries(peers)) lines.push(`- **${name}**: ${peer.note}.`);
   return lines.join('\n') + '\n';
