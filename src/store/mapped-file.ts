@@ -12,10 +12,11 @@
  * memory.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
 import { native } from '../native.js';
 import { ioError } from '../api/errors.js';
-import type { Region } from '../table/region.js';
+import type { Punching, Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
 import { errnoError } from './os-errors.js';
 
@@ -32,6 +33,7 @@ export class MappedFile implements Region {
   bytes!: Buffer;
   words!: Uint32Array;
   atomics!: Int32Array;
+  punching: Punching = 'unknown';
   readonly #mapping: number;
   readonly #views: ArrayBuffer[] = [];
 
@@ -75,6 +77,19 @@ export class MappedFile implements Region {
     crashPoint('grow.allocated');
     if (newSize > this.bytes.length) this.#view(viewLength(newSize));
     this.words[Header.fileSize >>> 2] = newSize;
+  }
+
+  reserve(offset: number, length: number): void {
+    const err = native.allocate(this.fd, offset, length);
+    if (err !== 0) throw ioError(`cannot allocate ${length} bytes at ${offset} of ${this.path}`, errnoError(err, 'posix_fallocate'));
+  }
+
+  release(offset: number, length: number): void {
+    if (this.punching === 'unsupported') return;
+    const err = native.punch(this.fd, offset, length);
+    if (err === 0) this.punching = 'supported';
+    else if (err === os.constants.errno.EOPNOTSUPP || err === os.constants.errno.ENOSYS) this.punching = 'unsupported';
+    // Any other failure keeps the blocks: the space is still the store's, only not given back this time.
   }
 
   /** flush writes the mapped pages to the file (msync) and waits for the disk. */
