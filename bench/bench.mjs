@@ -8,6 +8,7 @@ import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its peers), so not 'slabkv'
+import { blocksAfterDeleteAll, fillLarge, fillMixed } from './fill.mjs';
 import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
@@ -317,6 +318,8 @@ async function main() {
   results.open = openTime([1000, big]);
   log('space after churn');
   results.space = await space(QUICK ? 5000 : 30000);
+  log('space at STORE_FULL (issue 13)');
+  results.fill = spaceAtFull(QUICK ? 64 * 2 ** 20 : 2 ** 30);
   log('durability');
   results.durability = durabilityCost(2000);
   log('lock');
@@ -389,3 +392,16 @@ function report(r, started) {
 }
 
 await main();
+
+/** spaceAtFull: issue 13's figures, from bench/fill.mjs: 16 KiB values and mixed sizes at STORE_FULL, blocks after deleting all. */
+function spaceAtFull(cap) {
+  const dir = freshDir(ROOT, 'fill');
+  const result = {
+    large: fillLarge(join(dir, 'large.slabkv'), cap),
+    mixed: fillMixed(join(dir, 'mixed.slabkv'), 64 * 2 ** 20),
+    deleteAll: blocksAfterDeleteAll(join(dir, 'punch.slabkv'), 30000, 500),
+  };
+  rmSync(dir, { recursive: true, force: true });
+  log(`  16 KiB values: ${(result.large.ofCap * 100).toFixed(1)}% of ${cap} bytes; mixed: ${result.mixed.ofCap.map((x) => (x * 100).toFixed(1)).join(' / ')}% of 64 MiB; blocks after deleting all: ${(result.deleteAll.after / result.deleteAll.peak * 100).toFixed(1)}% of peak`);
+  return result;
+}

@@ -16,6 +16,7 @@
  *    environment is torn down. The store's lock word holds the owner's token, so a waiter can tell a dead owner.
  * 4. futex wait and wake on a word of a shared mapping: Atomics.wait works only on a SharedArrayBuffer.
  * 5. posix_fallocate: grow the file with real blocks, so a full disk is an error and never a SIGBUS.
+ * 6. punch: give a FREE span's blocks back to the file system (fallocate PUNCH_HOLE, the file's length kept).
  *
  * Arguments are checked: a call with a missing or mistyped argument throws a TypeError rather than acting on a
  * default (fd -1, offset 0).
@@ -512,6 +513,24 @@ static napi_value allocate(napi_env env, napi_callback_info info) {
   return make_i32(env, posix_fallocate(fd, (off_t)offset, (off_t)length));
 }
 
+/*
+ * punch(fd, offset, length): deallocates the range's blocks, keeping the file's length (it reads as zeros from
+ * then on); 0 or an errno. EOPNOTSUPP where the file system (or the OS: not Linux) cannot punch holes.
+ */
+static napi_value punch(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  int32_t fd;
+  double offset, length;
+  if (!get_args(env, info, 3, argv) || !arg_i32(env, argv[0], &fd) || !arg_size(env, argv[1], &offset) ||
+      !arg_size(env, argv[2], &length)) return NULL;
+#if defined(__linux__) && defined(FALLOC_FL_PUNCH_HOLE)
+  return make_i32(env, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0 ? 0 : errno);
+#else
+  (void)fd; (void)offset; (void)length;
+  return make_i32(env, EOPNOTSUPP);
+#endif
+}
+
 NAPI_MODULE_INIT() {
   ThreadState* ts = calloc(1, sizeof *ts);
   LiveToken* live = calloc(1, sizeof *live);
@@ -540,6 +559,7 @@ NAPI_MODULE_INIT() {
     { "wait", NULL, wait_word, NULL, NULL, NULL, napi_default, NULL },
     { "wake", NULL, wake_word, NULL, NULL, NULL, napi_default, NULL },
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
+    { "punch", NULL, punch, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -33,6 +33,8 @@ export interface NativeBinding {
   wake(buffer: Buffer, offset: number): void;
   /** 0 or an errno. */
   allocate(fd: number, offset: number, length: number): number;
+  /** Deallocates the range's blocks (fallocate PUNCH_HOLE | KEEP_SIZE): 0 or an errno (EOPNOTSUPP: cannot). */
+  punch(fd: number, offset: number, length: number): number;
 }
 
 /** The package root. This code runs from the CommonJS bundle dist/index.cjs (the ESM entry re-exports it). */

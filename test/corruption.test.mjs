@@ -60,8 +60,8 @@ test('a few hundred damaged stores: each refused or read correctly, none crashes
     for (const s of recordSpans.filter((_, i) => i % 8 === 1)) for (const [field, o] of Object.entries(format.Slab)) add(`${imageName}-slab-${s}-${field}`, flip(image, [s + o + 1], 0x01));
     for (let i = 0; i < 20; i++) {
       const s = recordSpans[rand(recordSpans.length)];
-      const size = format.CHUNK_SIZES[u32(image, s + 8)];
-      const chunk = s + format.SLAB_HEADER_SIZE + size * rand(format.chunksPerSlab(size));
+      const sizeClass = u32(image, s + 8);
+      const chunk = s + format.SLAB_HEADER_SIZE + format.CHUNK_SIZES[sizeClass] * rand(format.chunksPerSpan(sizeClass));
       const fields = Object.values(format.Record);
       add(`${imageName}-record-${chunk}`, flip(image, [chunk + fields[rand(fields.length)]], 1 << rand(8)));
     }

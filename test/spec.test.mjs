@@ -2,10 +2,10 @@
 // fixture, and an independent decoder, written from the spec's numbers alone, against the library.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
-import { FIXTURE, MIXED_FIXTURE, PINNED_NOW, SPANS_FIXTURE, makeFixture, makeMixedFixture, makeSpansFixture, mixedOperations, spansOperations } from '../scripts/make-fixture.mjs';
+import { FIXTURE, MIXED_FIXTURE, PINNED_NOW, SPANS_FIXTURE, V1_FIXTURES, makeFixture, makeMixedFixture, makeSpansFixture, mixedOperations, spansOperations, spansOperationsV1 } from '../scripts/make-fixture.mjs';
 import { scratch, throwsCode, withClock } from './helpers.mjs';
 
 const format = createRequire(import.meta.url)('slabkv/format');
@@ -36,16 +36,16 @@ const S = {
   constants: Object.fromEntries(table('## 3. Constants').map(([name, value]) => [name, Number(value)])),
   header: fields('### Header fields'),
   classEntry: fields('### Size-class entry'),
-  classes: table('### Size classes').map(([c, size, per]) => ({ c: Number(c), size: Number(size), per: Number(per) })),
+  classes: table('### Size classes').map(([c, size, slabs, per]) => ({ c: Number(c), size: Number(size), slabs: Number(slabs), per: Number(per) })),
   span: fields('### Span header'),
-  slab: fields('### Slab header (RECORDS spans)'),
+  slab: fields('### Allocation state (RECORDS spans)'),
   record: fields('### Record'),
   bucket: fields('### Bucket'),
 };
 
 test('constants in the spec are the code\'s', () => {
   for (const [name, value] of Object.entries(S.constants)) assert.is(format[name], value, name);
-  assert.is(Object.keys(S.constants).length, 12);
+  assert.is(Object.keys(S.constants).length, 13);
 });
 
 test('header table matches layout.Header, field by field', () => {
@@ -61,7 +61,8 @@ test('header table matches layout.Header, field by field', () => {
 
 test('size classes and every other structure table match the layout', () => {
   assert.equal(S.classes.map((c) => c.size), format.CHUNK_SIZES);
-  for (const { size, per } of S.classes) assert.is(format.chunksPerSlab(size), per);
+  assert.equal(S.classes.map((c) => c.slabs), format.SPAN_SLABS);
+  for (const { c, per } of S.classes) assert.is(format.chunksPerSpan(c), per);
   for (const [heading, rows, code] of [['class entry', S.classEntry, format.ClassEntry], ['span', S.span, format.Span],
     ['slab', S.slab, format.Slab], ['record', S.record, format.Record], ['bucket', S.bucket, format.Bucket]]) {
     const listed = Object.fromEntries(Object.entries(rows).map(([name, [offset]]) => [name, offset]));
@@ -85,8 +86,8 @@ function parseLine(line) {
 
 test('every hexdump of section 15 is its fixture, line by line', () => {
   const blocks = hexdumps();
-  assert.equal([...blocks.keys()].sort(), ['mixed-v1.slabkv', 'spans-v1.slabkv', 'tiny-v1.slabkv']);
-  const files = { 'tiny-v1.slabkv': FIXTURE, 'mixed-v1.slabkv': MIXED_FIXTURE, 'spans-v1.slabkv': SPANS_FIXTURE };
+  assert.equal([...blocks.keys()].sort(), ['mixed-v2.slabkv', 'spans-v2.slabkv', 'tiny-v2.slabkv']);
+  const files = { 'tiny-v2.slabkv': FIXTURE, 'mixed-v2.slabkv': MIXED_FIXTURE, 'spans-v2.slabkv': SPANS_FIXTURE };
   for (const [name, lines] of blocks) {
     const bytes = readFileSync(files[name]);
     assert.ok(lines.length >= 8, name);
@@ -99,7 +100,7 @@ test('every hexdump of section 15 is its fixture, line by line', () => {
 
 test('the tiny hexdump leaves out exactly the lines its text says', () => {
   const bytes = readFileSync(FIXTURE);
-  const shown = new Set(hexdumps().get('tiny-v1.slabkv').map((line) => parseLine(line)[0]));
+  const shown = new Set(hexdumps().get('tiny-v2.slabkv').map((line) => parseLine(line)[0]));
   const chunkSize = format.CHUNK_SIZES[1];
   const firstChunk = 0x11000 + format.SLAB_HEADER_SIZE;
   for (let at = 0; at < bytes.length; at += 16) {
@@ -195,16 +196,19 @@ function listLive(bytes, now) {
   const u32 = (offset) => bytes.readUInt32LE(offset);
   const C = S.constants;
   assert.ok(bytes.subarray(0, 16).equals(Buffer.from('89736c61626b760d0a1a0a0000000000', 'hex')));
-  assert.is(u32(S.header.formatVersion[0]), 1);
+  assert.is(u32(S.header.formatVersion[0]), 2);
+  assert.is(u32(S.header.readVersion[0]), 2);
   const heapEnd = u32(S.header.heapEnd[0]);
   const RECS = 0x53434552;
   const out = new Map();
   for (let span = C.HEADER_SIZE; span < heapEnd; span += C.SLAB_SIZE * u32(span + S.span.slabCount[0])) {
     assert.is(u32(span + S.span.checksum[0]), format.xxh32(bytes, span, span + 12), `span ${span} checksum`);
     if (u32(span + S.span.kind[0]) !== RECS) continue;
-    const size = S.classes[u32(span + S.span.param[0])].size;
-    for (let chunk = span + C.SLAB_HEADER_SIZE; chunk + size <= span + C.SLAB_SIZE; chunk += size) {
+    const { size, slabs } = S.classes[u32(span + S.span.param[0])];
+    assert.is(u32(span + S.span.slabCount[0]), slabs);
+    for (let chunk = span + C.SLAB_HEADER_SIZE; chunk + size <= span + C.SLAB_SIZE * slabs; chunk += size) {
       if (u32(chunk + S.record.state[0]) !== 1) continue;
+      if (bytes.readUInt16LE(chunk + S.record.slabIndex[0]) !== Math.floor((chunk - span) / C.SLAB_SIZE)) continue;
       const keyLength = bytes.readUInt16LE(chunk + S.record.keyLength[0]);
       const valueLength = u32(chunk + S.record.valueLength[0]);
       const end = chunk + C.RECORD_HEADER_SIZE + keyLength + valueLength;
@@ -236,7 +240,7 @@ test('a decoder written from the spec alone lists exactly the live keys and valu
   for (const [key, value] of expected) assert.is(decoded.get(key), value, key);
 });
 
-const RUN_TIME_FIELDS = ['lockWord', 'ownerPid', 'busy'];
+const RUN_TIME_FIELDS = ['lockWord', 'ownerPid', 'busy', 'sequence'];
 
 test('damage at each header offset the spec lists is refused with the spec\'s error, the file unchanged', () => {
   const original = readFileSync(FIXTURE);
@@ -260,20 +264,73 @@ test('damage at each header offset the spec lists is refused with the spec\'s er
   }
   // The class table too: a chunk size that is not the spec's.
   const damaged = Buffer.from(original);
-  damaged[format.Header.classTable + 5 * 8] ^= 0x08;
+  damaged[format.Header.classTable + 5 * format.CLASS_ENTRY_SIZE] ^= 0x08;
   writeFileSync(tmp.file('class.slabkv'), damaged);
   throwsCode(() => new DataStore(tmp.file('class.slabkv')), 'FILE_CORRUPT');
 });
 
-test('a file of another format version is refused with FILE_INVALID naming the version', () => {
-  const other = Buffer.from(readFileSync(FIXTURE));
-  other.writeUInt32LE(2, format.Header.formatVersion);
-  const path = tmp.file('version-2.slabkv');
-  writeFileSync(path, other);
-  const err = throwsCode(() => new DataStore(path), 'FILE_INVALID');
-  assert.match(err.message, 'format version 2');
-  assert.match(err.message, 'reads version 1');
-  assert.ok(readFileSync(path).equals(other));
+test('a file of another format version is refused with FILE_INVALID naming the version, the file unchanged', () => {
+  for (const [version, readVersion, text] of [[3, 3, 'is not readable'], [3, 2, 'may be read but not changed'], [0, 0, 'is not readable']]) {
+    const other = Buffer.from(readFileSync(FIXTURE));
+    other.writeUInt32LE(version, format.Header.formatVersion);
+    other.writeUInt32LE(readVersion, format.Header.readVersion);
+    const path = tmp.file(`version-${version}-${readVersion}.slabkv`);
+    writeFileSync(path, other);
+    const err = throwsCode(() => new DataStore(path), 'FILE_INVALID');
+    assert.match(err.message, `format version ${version}`);
+    assert.match(err.message, text);
+    assert.ok(readFileSync(path).equals(other));
+  }
+});
+
+/** upgradeAndCheck copies a version 1 golden file, opens it at `at` (which upgrades it) and checks every entry. */
+function upgradeAndCheck(name, source, expected, at) {
+  const path = tmp.file(`upgrade-${name}.slabkv`);
+  copyFileSync(source, path);
+  withClock(at - Date.now(), () => {
+    const db = new DataStore(path);
+    assert.is(readFileSync(path).readUInt32LE(format.Header.formatVersion), 2, `${name} upgraded`);
+    const live = [...expected].filter(([, [, expiry]]) => expiry === 0 || expiry > at);
+    assert.is(db.count, live.length, `${name} count`);
+    for (const [key, [text, expiry]] of live) {
+      assert.is(db.readText(key), text, key);
+      assert.is(db.expiresAt(key), expiry === 0 ? null : expiry, `${key} expiry`);
+    }
+    const report = db.verify();
+    assert.ok(report.ok, report.problems.join('; '));
+    db.close();
+  });
+  assert.equal(readdirSync(tmp.dir).filter((f) => f.endsWith('.upgrading')), [], 'no temporary file left');
+}
+
+test('each version 1 golden file is upgraded to version 2 when opened: every key, value and expiry kept', () => {
+  upgradeAndCheck('tiny', V1_FIXTURES.tiny, new Map([['user:1', ['{"name":"Ada"}', 0]], ['session', ['{"user":1}', PINNED_NOW + 60_000]]]), PINNED_NOW + 1000);
+  upgradeAndCheck('mixed', V1_FIXTURES.mixed, mixedExpected(), PINNED_NOW + 1000);
+  const spans = new Map();
+  for (const [op, key, value] of spansOperationsV1()) {
+    if (op === 'create') spans.set(key, [JSON.stringify(value), 0]);
+    else spans.delete(key);
+  }
+  upgradeAndCheck('spans', V1_FIXTURES.spans, spans, PINNED_NOW);
+});
+
+test('a version 1 file left open (its writer died) is upgraded from its sound records; a damaged one is refused unchanged', () => {
+  const open = Buffer.from(readFileSync(V1_FIXTURES.tiny));
+  open.writeUInt32LE(1, format.Header.state);
+  open[0x11040] ^= 0x01; // user:1 torn
+  const path = tmp.file('upgrade-open.slabkv');
+  writeFileSync(path, open);
+  withClock(PINNED_NOW - Date.now(), () => {
+    const db = new DataStore(path);
+    assert.not.ok(db.has('user:1'));
+    assert.equal(db.read('session'), { user: 1 });
+    db.close();
+  });
+  const damaged = Buffer.from(readFileSync(V1_FIXTURES.tiny));
+  damaged[format.Header.recordCount] ^= 0xff; // inside the version 1 header checksum
+  writeFileSync(path, damaged);
+  throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
+  assert.ok(readFileSync(path).equals(damaged));
 });
 
 test('a record whose bytes no longer match its checksum is FILE_CORRUPT, never returned', () => {

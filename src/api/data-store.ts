@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 /**
  * DataStore: a key-value store of JSON objects in one memory-mapped file.
  *
@@ -52,6 +53,14 @@ export interface DataStoreStats {
   rehashing: boolean;
   /** What recovery did when this thread found the file not cleanly closed; null when it did not have to. */
   recovered: RecoveryReport | null;
+  /** Bytes of disk the file occupies (its allocated blocks): below fileBytes once free spans are given back. */
+  diskBytes: number;
+  /**
+   * Whether freed space goes back to the file system: 'supported' once a free span's blocks were given back
+   * (hole punching), 'unsupported' when the file system refused (the space stays in the file, for reuse), and
+   * 'unknown' until this thread has freed a span.
+   */
+  holePunching: 'supported' | 'unsupported' | 'unknown';
 }
 
 export class DataStore {
@@ -180,6 +189,8 @@ export class DataStore {
         loadFactor: records / buckets,
         rehashing: w[H(Header.oldTableOffset)] !== 0,
         recovered: store.recovered,
+        diskBytes: fs.fstatSync(store.file.fd).blocks * 512,
+        holePunching: store.file.punching,
       };
     } finally {
       store.lock.leave();

@@ -8,7 +8,7 @@ import { DataStoreError, ioError } from '../errors.js';
 import {
   BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, HEADER_SIZE, Header,
   MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
-  SPAN_RECORDS, SPAN_TABLE, Slab, Span, chunksPerSlab,
+  SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { hex, headerChecksum } from '../format/header.js';
 import { keyHash, recordChecksum, spanChecksum } from '../format/record.js';
@@ -76,12 +76,12 @@ export function inspectHeader(file: FileBytes): string[] {
     if (name === 'checksum' && header.readUInt32LE(Header.state) === 0) meaning += header.readUInt32LE(Header.checksum) === headerChecksum(header) ? ' (matches)' : ` (DOES NOT MATCH: computed ${hex(headerChecksum(header))})`;
     lines.push(row(offset, header.subarray(offset, offset + 4), name, meaning));
   }
-  lines.push('', 'size classes (offset 128, 8 bytes each: chunkSize, partialHead)');
+  lines.push('', `size classes (offset ${Header.classTable}, ${CLASS_ENTRY_SIZE} bytes each: chunkSize, partialHead, spanSlabs)`);
   const count = Math.min(header.readUInt32LE(Header.classCount), CHUNK_SIZES.length);
   for (let c = 0; c < count; c++) {
     const at = Header.classTable + c * CLASS_ENTRY_SIZE;
     const partial = header.readUInt32LE(at + ClassEntry.partialHead);
-    lines.push(row(at, header.subarray(at, at + 8), `class ${c}`, `chunk ${header.readUInt32LE(at)} bytes, partial list ${partial === 0 ? 'empty' : 'starts at ' + hex(partial)}`));
+    lines.push(row(at, header.subarray(at, at + CLASS_ENTRY_SIZE), `class ${c}`, `chunk ${header.readUInt32LE(at + ClassEntry.chunkSize)} bytes, spans of ${header.readUInt32LE(at + ClassEntry.spanSlabs)} slabs, partial list ${partial === 0 ? 'empty' : 'starts at ' + hex(partial)}`));
   }
   lines.push('', `file: ${file.size} bytes; heap ${HEADER_SIZE}..${header.readUInt32LE(Header.heapEnd)} (${(header.readUInt32LE(Header.heapEnd) - HEADER_SIZE) / SLAB_SIZE} slabs)`);
   return lines;
@@ -120,7 +120,7 @@ function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string
     row(chunk + 4, bytes.subarray(4, 8), 'checksum', `${hex(bytes.readUInt32LE(4))} ${checksumOk ? '(matches)' : '(DOES NOT MATCH)'}`),
     row(chunk + 8, bytes.subarray(8, 16), 'expiresAt', expires === 0 ? '0: never' : `${expires} = ${new Date(expires).toISOString()}${expires <= Date.now() ? ' (expired)' : ''}`),
     row(chunk + 16, bytes.subarray(16, 18), 'keyLength', String(keyLength)),
-    row(chunk + 18, bytes.subarray(18, 20), 'reserved', String(bytes.readUInt16LE(18))),
+    row(chunk + 18, bytes.subarray(18, 20), 'slabIndex', `${bytes.readUInt16LE(18)}: the record starts in slab ${bytes.readUInt16LE(18)} of its span`),
     row(chunk + 20, bytes.subarray(20, 24), 'valueLength', String(valueLength)),
   ];
   if (!fits) return [...lines, '    lengths run past the chunk: damaged record'];
@@ -159,12 +159,13 @@ export function inspectOffset(file: FileBytes, offset: number): string[] {
   const lines = [`${hex(offset)} is in the ${KINDS[kind] ?? 'unknown'} span at ${hex(span)}`, ...inspectSpanHeader(file, span)];
   if (file.pastEnd(span, file.u32(span + Span.slabCount) * SLAB_SIZE)) lines.push(`    the span runs past the end of the ${file.size}-byte file (bytes there read as zeros): the file is damaged`);
   if (kind === SPAN_RECORDS && offset >= span + SLAB_HEADER_SIZE) {
-    const size = CHUNK_SIZES[file.u32(span + Span.param)];
-    if (size === undefined) return lines;
+    const sizeClass = file.u32(span + Span.param);
+    const size = CHUNK_SIZES[sizeClass];
+    if (size === undefined || SPAN_SLABS[sizeClass] !== file.u32(span + Span.slabCount)) return lines;
     const index = Math.floor((offset - span - SLAB_HEADER_SIZE) / size);
-    if (index >= chunksPerSlab(size)) return [...lines, 'past the last chunk of the slab: unused bytes'];
+    if (index >= chunksPerSpan(sizeClass)) return [...lines, 'past the last chunk of the span: unused bytes'];
     const chunk = span + SLAB_HEADER_SIZE + index * size;
-    lines.push('', `chunk ${index} of the slab, at ${hex(chunk)} (${size} bytes)`, ...inspectChunk(file, chunk, size));
+    lines.push('', `chunk ${index} of the span, at ${hex(chunk)} (${size} bytes)`, ...inspectChunk(file, chunk, size));
   } else if (kind === SPAN_TABLE && offset >= span + SPAN_HEADER_SIZE) {
     const slot = Math.floor((offset - span - SPAN_HEADER_SIZE) / BUCKET_SIZE);
     const at = span + SPAN_HEADER_SIZE + slot * BUCKET_SIZE;
@@ -210,8 +211,9 @@ export function inspectKey(file: FileBytes, key: string): string[] {
       }
       lines.push(`  bucket ${slot} at ${hex(at)}: ${Array.from(file.read(at, 8), (b) => b.toString(16).padStart(2, '0')).join(' ')}  → ${verdict}`);
       if (verdict === 'FOUND') {
-        const slab = record - ((record - HEADER_SIZE) % SLAB_SIZE);
-        const size = CHUNK_SIZES[file.u32(slab + Span.param)] ?? RECORD_HEADER_SIZE;
+        // The record's slabIndex (offset 18) names the slab of its span where it starts: the span header is there.
+        const slab = record - ((record - HEADER_SIZE) % SLAB_SIZE) - file.read(record + Record.slabIndex, 2).readUInt16LE(0) * SLAB_SIZE;
+        const size = (slab >= HEADER_SIZE ? CHUNK_SIZES[file.u32(slab + Span.param)] : undefined) ?? RECORD_HEADER_SIZE;
         lines.push('', `record at ${hex(record)}`, ...inspectChunk(file, record, size));
         return lines;
       }

@@ -3,8 +3,8 @@
  * anything else in the file. No I/O here: callers pass the bytes.
  */
 import {
-  BOOT_ID_SIZE, CHUNK_SIZES, CLASS_ENTRY_SIZE, FORMAT_VERSION, HASH_SEED, HEADER_SIZE, Header, MAGIC, MAX_FILE_SIZE, SLAB_SIZE,
-  STATE_CLEAN, STATE_OPEN,
+  BOOT_ID_SIZE, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, FORMAT_VERSION, HASH_SEED, HEADER_SIZE, Header, MAGIC,
+  MAX_FILE_SIZE, READ_VERSION, SLAB_SIZE, SPAN_SLABS, STATE_CLEAN, STATE_OPEN, UPGRADED_VERSION,
 } from './layout.js';
 import { xxh32 } from './xxh32.js';
 
@@ -26,7 +26,7 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
 }
 
 /** Fields left out of the header checksum (read as zero): the checksum itself, and the run-time fields. */
-const UNCHECKED_FIELDS = [Header.checksum, Header.lockWord, Header.ownerPid, Header.busy];
+const UNCHECKED_FIELDS = [Header.checksum, Header.lockWord, Header.ownerPid, Header.busy, Header.sequence];
 
 /**
  * headerChecksum is XXH32 of the header bytes with the checksum and the run-time fields (lockWord, ownerPid, busy)
@@ -49,7 +49,11 @@ export function writeNewHeader(bytes: Uint8Array, fileSize: number): void {
   writeU32(bytes, Header.state, STATE_OPEN);
   writeU32(bytes, Header.fileSize, fileSize);
   writeU32(bytes, Header.heapEnd, HEADER_SIZE);
-  CHUNK_SIZES.forEach((size, c) => writeU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE, size));
+  writeU32(bytes, Header.readVersion, READ_VERSION);
+  CHUNK_SIZES.forEach((size, c) => {
+    writeU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE + ClassEntry.chunkSize, size);
+    writeU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE + ClassEntry.spanSlabs, SPAN_SLABS[c]!);
+  });
 }
 
 /**
@@ -118,20 +122,30 @@ export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProb
   }
   const version = readU32(bytes, Header.formatVersion);
   if (version !== FORMAT_VERSION) {
-    return { code: 'FILE_INVALID', message: `format version ${version} is not readable by this slabkv (it reads version ${FORMAT_VERSION})` };
+    // A later version keeps readVersion where it is: a reader can tell whether it may read the file (section 13).
+    const readable = version > FORMAT_VERSION && readU32(bytes, Header.readVersion) <= FORMAT_VERSION;
+    return {
+      code: 'FILE_INVALID',
+      message: readable
+        ? `format version ${version} may be read but not changed by this slabkv (it writes version ${FORMAT_VERSION}); opening a store changes it, so it is refused`
+        : `format version ${version} is not readable by this slabkv (it reads version ${FORMAT_VERSION}${version === UPGRADED_VERSION ? ', and upgrades version 1 when it opens a store' : ''})`,
+    };
   }
   const fixed: Array<[string, number, number]> = [
     ['headerSize', Header.headerSize, HEADER_SIZE],
     ['slabSize', Header.slabSize, SLAB_SIZE],
     ['classCount', Header.classCount, CHUNK_SIZES.length],
+    ['readVersion', Header.readVersion, READ_VERSION],
   ];
   for (const [name, offset, expected] of fixed) {
     const actual = readU32(bytes, offset);
     if (actual !== expected) return { code: 'FILE_CORRUPT', message: `header ${name} is ${actual}; version ${FORMAT_VERSION} requires ${expected}` };
   }
   for (let c = 0; c < CHUNK_SIZES.length; c++) {
-    const actual = readU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE);
+    const actual = readU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE + ClassEntry.chunkSize);
     if (actual !== CHUNK_SIZES[c]) return { code: 'FILE_CORRUPT', message: `size class ${c} has chunk size ${actual}; version ${FORMAT_VERSION} requires ${CHUNK_SIZES[c]}` };
+    const slabs = readU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE + ClassEntry.spanSlabs);
+    if (slabs !== SPAN_SLABS[c]) return { code: 'FILE_CORRUPT', message: `size class ${c} has spans of ${slabs} slabs; version ${FORMAT_VERSION} requires ${SPAN_SLABS[c]}` };
   }
   const state = readU32(bytes, Header.state);
   if (state !== STATE_CLEAN && state !== STATE_OPEN) {
@@ -141,6 +155,11 @@ export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProb
     return { code: 'FILE_CORRUPT', message: `the file is ${fileLength} bytes; a store is ${HEADER_SIZE} + a multiple of ${SLAB_SIZE} bytes, at most ${MAX_FILE_SIZE}` };
   }
   return null;
+}
+
+/** isVersion1 tells whether the bytes start a slabkv file of version 1, which slabkv upgrades when it opens it. */
+export function isVersion1(bytes: Uint8Array, fileLength: number): boolean {
+  return fileLength >= HEADER_SIZE && MAGIC.every((b, i) => bytes[i] === b) && readU32(bytes, Header.formatVersion) === UPGRADED_VERSION;
 }
 
 /** isClean tells whether the file was closed cleanly, so that its counters and free lists can be trusted. */

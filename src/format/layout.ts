@@ -7,7 +7,15 @@
 
 /** MAGIC opens every slabkv file: a high byte, the name, CR LF, ^Z, LF (after PNG), then zero padding. */
 export const MAGIC = Uint8Array.of(0x89, 0x73, 0x6c, 0x61, 0x62, 0x6b, 0x76, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0, 0);
-export const FORMAT_VERSION = 1;
+/**
+ * FORMAT_VERSION is the version of this layout, written in the header's formatVersion: a program may change a file
+ * only when it knows that version. READ_VERSION is the oldest version of a reader that may read a file written
+ * under this layout (header readVersion): a later version that only adds what older readers can ignore keeps it.
+ */
+export const FORMAT_VERSION = 2;
+export const READ_VERSION = 2;
+/** The version of the files that slabkv upgrades when it opens them (spec section 13). */
+export const UPGRADED_VERSION = 1;
 
 export const HEADER_SIZE = 4096; // one page; the heap starts right after it
 export const SLAB_SIZE = 65536; // the heap is cut into slabs of this size
@@ -41,15 +49,17 @@ export const Header = {
   openBootId: 96, // 16 bytes: the OS boot id (Linux: /proc/sys/kernel/random/boot_id) when the file was marked open
   openDevice: 112, // u64: st_dev of the file when it was marked open
   openInode: 120, // u64: st_ino of the file when it was marked open
-  classTable: 128, // classCount entries of CLASS_ENTRY_SIZE bytes
-  sequence: 352, // run-time: bumped to odd before each change and to even after it, for readers without the lock
+  sequence: 128, // run-time: odd while a change is under way, a new even value after each, for readers without the lock
+  readVersion: 132, // READ_VERSION: the oldest reader version that may read the file
+  classTable: 136, // classCount entries of CLASS_ENTRY_SIZE bytes
 } as const;
 export const BOOT_ID_SIZE = 16;
-export const CLASS_ENTRY_SIZE = 8;
+export const CLASS_ENTRY_SIZE = 12;
 /** Class table entry, at Header.classTable + class * CLASS_ENTRY_SIZE. */
 export const ClassEntry = {
   chunkSize: 0,
-  partialHead: 4, // first RECORDS slab of this class with a free chunk, or 0
+  partialHead: 4, // first RECORDS span of this class with a free chunk, or 0
+  spanSlabs: 8, // slabs of every RECORDS span of this class
 } as const;
 export const STATE_CLEAN = 0;
 export const STATE_OPEN = 1;
@@ -60,12 +70,20 @@ export const BUSY_DAMAGED = 2; // a change met damage: changes are refused, and 
 export const LOCK_WAITERS = 0x80000000;
 
 /**
- * Chunk sizes of the record size classes, smallest first: about 1.25 apart, multiples of 8, the last one holding
- * the largest record (RECORD_HEADER_SIZE + MAX_KEY_BYTES + MAX_VALUE_BYTES).
+ * Chunk sizes of the record size classes, smallest first: from 96 on about 1.15 apart, multiples of 8, the last one
+ * holding the largest record (RECORD_HEADER_SIZE + MAX_KEY_BYTES + MAX_VALUE_BYTES).
  */
 export const CHUNK_SIZES: readonly number[] = [
-  32, 48, 64, 80, 96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184, 1480, 1856, 2320, 2904, 3632, 4544,
-  5680, 7104, 8880, 11104, 13880, 16536,
+  32, 48, 64, 80, 96, 112, 136, 160, 184, 216, 256, 296, 344, 400, 464, 536, 624, 720, 832, 960, 1104, 1272, 1464,
+  1688, 1944, 2240, 2576, 2968, 3416, 3936, 4528, 5208, 5992, 6896, 7936, 9128, 10504, 12080, 13896, 15984, 16536,
+];
+/**
+ * SPAN_SLABS[c] is the length in slabs of every RECORDS span of class c: the shortest of 1 to 8 slabs that leaves
+ * at most 2% of the span unused after its last chunk (else the one that leaves least).
+ */
+export const SPAN_SLABS: readonly number[] = [
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+  2, 2, 1, 1, 1, 1, 2, 3, 2, 4, 2, 4, 6, 5, 3, 3, 1, 8,
 ];
 
 /** Span header, at the start of every span (a run of whole slabs) in the heap. */
@@ -76,14 +94,14 @@ export const Span = {
   checksum: 12, // XXH32 of the 12 bytes before it
 } as const;
 export const SPAN_HEADER_SIZE = 16;
-/** A RECORDS span (always one slab) continues its header with the slab's allocation state, then its chunks. */
+/** A RECORDS span continues its header with the span's allocation state, then its chunks. */
 export const Slab = {
-  liveCount: 16, // live records in the slab
-  freeHead: 20, // first free chunk of the slab, or 0
-  nextPartial: 24, // next slab of the class's partial list, or 0
-  prevPartial: 28, // previous slab of the class's partial list, or 0
+  liveCount: 16, // live records in the span
+  freeHead: 20, // first free chunk of the span, or 0
+  nextPartial: 24, // next span of the class's partial list, or 0
+  prevPartial: 28, // previous span of the class's partial list, or 0
 } as const;
-export const SLAB_HEADER_SIZE = 32; // the first chunk of a RECORDS slab
+export const SLAB_HEADER_SIZE = 32; // the first chunk of a RECORDS span
 /** Span kinds, four ASCII letters read as a u32 so they show in a hexdump. */
 export const SPAN_RECORDS = 0x53434552; // "RECS"
 export const SPAN_TABLE = 0x4c424154; // "TABL"
@@ -105,7 +123,7 @@ export const Record = {
   expiresLow: 8, // u64 milliseconds since the Unix epoch, 0 = never; low half
   expiresHigh: 12,
   keyLength: 16, // u16
-  reserved: 18, // u16, 0
+  slabIndex: 18, // u16: which slab of its span holds the record's first byte (0 for the first); finds the span in O(1)
   valueLength: 20,
   key: 24,
 } as const;
@@ -121,9 +139,9 @@ export const MAX_VALUE_BYTES = 16384;
 /** Seeds of the format's XXH32 uses. */
 export const HASH_SEED = 0; // key hash, record, span and header checksums all use seed 0
 
-/** chunksPerSlab is how many chunks of one size a RECORDS slab holds after its header. */
-export function chunksPerSlab(chunkSize: number): number {
-  return Math.floor((SLAB_SIZE - SLAB_HEADER_SIZE) / chunkSize);
+/** chunksPerSpan is how many chunks a RECORDS span of the size class holds after its header. */
+export function chunksPerSpan(sizeClass: number): number {
+  return Math.floor((SPAN_SLABS[sizeClass]! * SLAB_SIZE - SLAB_HEADER_SIZE) / CHUNK_SIZES[sizeClass]!);
 }
 
 /** CLASS_BY_EIGHTHS[ceil(size / 8)] is the size class of a record of `size` bytes (a table, not a search). */

@@ -8,6 +8,9 @@ export type CrashPoint =
   | 'create.allocated' // the temporary file of a new store has its blocks, nothing written
   | 'create.written' // the temporary file is written and synced, not yet in place
   | 'create.placed' // the new store is in place; the temporary name not yet removed, the folder not synced
+  | 'upgrade.written' // the version 2 store is written and synced under its temporary name; the version 1 file in place
+  | 'upgrade.placed' // the version 2 store has replaced the version 1 file; the folder not synced
+  | 'free.punched' // a span given back as FREE has had its blocks after the first page punched
   | 'mark-open.state' // state = open is set in memory; the open mark not yet written, nothing synced
   | 'change.busy' // busy = 1 is set; the change not yet made
   | 'grow.allocated' // the file has grown on disk; the header's fileSize not yet raised

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { HEADER_SIZE, MIN_TABLE_CAPACITY, SLAB_SIZE, slabsForTable } from '../format/layout.js';
 import { sealHeader, writeNewHeader } from '../format/header.js';
 import { Table } from '../table/table.js';
-import type { Region } from '../table/region.js';
+import type { Punching, Region } from '../table/region.js';
 import { native } from '../native.js';
 import { errnoError, ioError } from '../errors.js';
 import { crashPoint } from './crash-points.js';
@@ -27,6 +27,7 @@ class MemoryRegion implements Region {
   readonly bytes: Buffer;
   readonly words: Uint32Array;
   readonly atomics: Int32Array;
+  readonly punching: Punching = 'unknown';
 
   constructor(readonly size: number) {
     this.bytes = Buffer.alloc(size);
@@ -37,6 +38,9 @@ class MemoryRegion implements Region {
   growTo(newSize: number): void {
     throw new Error(`a new store is ${this.size} bytes; it cannot grow to ${newSize} before it is written`);
   }
+
+  reserve(): void { /* memory is always there */ }
+  release(): void { /* nothing to give back before the file exists */ }
 }
 
 /** newStoreImage returns the bytes of a new, empty, cleanly closed store. */
@@ -96,7 +100,7 @@ function placeUnlessPresent(temp: string, target: string): void {
 }
 
 /** syncFolder makes the folder's entries (the new name) durable. */
-function syncFolder(folder: string): void {
+export function syncFolder(folder: string): void {
   const fd = fs.openSync(folder, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
 }

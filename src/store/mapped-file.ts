@@ -11,10 +11,11 @@
  * close unmaps at once, after detaching every view: a view kept by mistake then reads as empty, never as freed
  * memory.
  */
+import * as os from 'node:os';
 import { HEADER_SIZE, Header, MAX_FILE_SIZE, SLAB_SIZE } from '../format/layout.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
-import type { Region } from '../table/region.js';
+import type { Punching, Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
 import * as fs from 'node:fs';
 
@@ -22,6 +23,7 @@ export class MappedFile implements Region {
   bytes!: Buffer;
   words!: Uint32Array;
   atomics!: Int32Array;
+  punching: Punching = 'unknown';
   readonly #mapping: number;
   readonly #views: ArrayBuffer[] = [];
 
@@ -69,6 +71,19 @@ export class MappedFile implements Region {
     crashPoint('grow.allocated');
     this.words[Header.fileSize >>> 2] = newSize;
     this.#view(newSize);
+  }
+
+  reserve(offset: number, length: number): void {
+    const err = native.allocate(this.fd, offset, length);
+    if (err !== 0) throw ioError(`cannot allocate ${length} bytes at ${offset} of ${this.path}`, errnoError(err, 'posix_fallocate'));
+  }
+
+  release(offset: number, length: number): void {
+    if (this.punching === 'unsupported') return;
+    const err = native.punch(this.fd, offset, length);
+    if (err === 0) this.punching = 'supported';
+    else if (err === os.constants.errno.EOPNOTSUPP || err === os.constants.errno.ENOSYS) this.punching = 'unsupported';
+    // Any other failure keeps the blocks: the space is still the store's, only not given back this time.
   }
 
   /** flush writes the mapped pages to the file (msync) and waits for the disk. */

@@ -8,8 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
 import {
-  checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, openMarkIs, readU32,
-  writeOpenMark,
+  checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, isVersion1, openMarkIs,
+  readU32, writeOpenMark,
 } from '../format/header.js';
 import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
@@ -18,6 +18,7 @@ import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
 import { StoreLock } from './lock.js';
 import { createStoreFile } from './create.js';
+import { upgradeStoreFile } from './upgrade.js';
 import { crashPoint } from './crash-points.js';
 import { openMarkOf } from './open-mark.js';
 
@@ -80,7 +81,11 @@ export class SharedStore {
           native.setupLeave(lockId, 0, 1);
           return null;
         }
-        checkBeforeMapping(fd, size);
+        if (checkBeforeMapping(fd, size) === 'upgrade') {
+          upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
+          native.setupLeave(lockId, 0, 1);
+          return null;
+        }
       }
       file = new MappedFile(fd, realPath, size);
       if (prepared) file.catchUp(); // else the header is not trusted until #prepare has checked or rebuilt it
@@ -252,7 +257,7 @@ export class SharedStore {
     this.file.flush();
     crashPoint('seal.flushed');
     clearOpenMark(this.file.bytes);
-    w[SEQUENCE] = 0; // a closed file has its run-time fields at zero, as version 1 writes them
+    w[SEQUENCE] = 0; // a closed file has its run-time fields at zero
     crashPoint('seal.unmarked');
     w[H(Header.checksum)] = closedChecksum(this.file.bytes);
     crashPoint('seal.checksum');
@@ -297,12 +302,17 @@ function namesFile(realPath: string, fd: number): boolean {
   }
 }
 
-/** checkBeforeMapping reads the header with read(2) and refuses a foreign or damaged file before it is mapped. */
-function checkBeforeMapping(fd: number, size: number): void {
+/**
+ * checkBeforeMapping reads the header with read(2) and refuses a foreign or damaged file before it is mapped; a
+ * version 1 file is to be upgraded.
+ */
+function checkBeforeMapping(fd: number, size: number): 'open' | 'upgrade' {
   const head = Buffer.alloc(HEADER_SIZE);
   fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
+  if (isVersion1(head, size)) return 'upgrade';
   const problem = checkIdentity(head, size) ?? (isClean(head) ? checkCleanHeader(head, size) : null);
   if (problem) throw new DataStoreError(problem.code, problem.message);
+  return 'open';
 }
 
 function openError(realPath: string, errno: number): DataStoreError {

@@ -1,16 +1,19 @@
 /**
  * Heap: the part of the file after the header, cut into slabs. A span is a run of whole slabs with a span header:
- * RECORDS spans (one slab) hold chunks of one size class; TABLE spans hold a bucket array; FREE spans are space
- * to reuse for either. As in Bonwick's slab allocator, each RECORDS slab keeps its own free list of chunks and a
- * live count, each size class keeps a list of its slabs that have a free chunk (the partial list), and a slab
- * whose last record goes is given back as a FREE span, so that space freed by one size class serves any other.
+ * RECORDS spans (SPAN_SLABS[c] slabs for class c) hold chunks of one size class laid across the whole span; TABLE
+ * spans hold a bucket array; FREE spans are space to reuse for either. As in Bonwick's slab allocator, each RECORDS
+ * span keeps its own free list of chunks and a live count, each size class keeps a list of its spans that have a
+ * free chunk (the partial list), and a span whose last record goes is given back as a FREE span, so that space
+ * freed by one size class serves any other. A FREE span's blocks after its first page go back to the file system.
+ *
+ * A live record names the slab of its span that holds its first byte (slabIndex), so its span is found in O(1).
  *
  * Every offset read from the file is checked before it is followed, so a damaged file gives FILE_CORRUPT rather
  * than a read past the end of the mapping.
  */
 import {
-  CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, Free, HEADER_SIZE, Header, RECORD_FREE, Record, SLAB_HEADER_SIZE,
-  SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, Slab, Span, chunksPerSlab,
+  CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, Free, HEADER_SIZE, Header, RECORD_FREE, RECORD_HEADER_SIZE, Record, SLAB_HEADER_SIZE,
+  SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, SPAN_SLABS, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
@@ -20,6 +23,8 @@ import type { Region } from './region.js';
 const H = (field: number): number => field >>> 2;
 const MIN_GROWTH = SLAB_SIZE;
 const MAX_GROWTH = 1024 * SLAB_SIZE; // 64 MiB
+/** A FREE span keeps the blocks of its first page (its span header); the rest are given back (policy). */
+export const FREE_SPAN_KEPT = 4096;
 
 export class Heap {
   /** maxSize: the largest file this handle may grow to, a slab boundary. */
@@ -42,85 +47,116 @@ export class Heap {
     return HEADER_SIZE + Math.floor((offset - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
   }
 
-  /** classOfSlab returns the size class of a RECORDS slab starting at offset below heapEnd, or -1. */
-  classOfSlab(slab: number): number {
-    if (slab < HEADER_SIZE || slab >= this.header(Header.heapEnd) || (slab - HEADER_SIZE) % SLAB_SIZE !== 0) return -1;
-    const w = this.file.words;
-    if (w[H(slab + Span.kind)] !== SPAN_RECORDS) return -1;
-    const sizeClass = w[H(slab + Span.param)]!;
-    return CHUNK_SIZES[sizeClass] === undefined ? -1 : sizeClass;
-  }
-
   /**
-   * classOfChunk returns the size class of the chunk at offset, or -1 when offset is not the start of a chunk in
-   * a RECORDS slab below heapEnd. O(1): reads the slab's span header.
+   * classOfSpan returns the size class of a RECORDS span starting at offset, or -1 unless a RECORDS span header of
+   * a known class and that class's length lies there, below heapEnd. Its checksum is not checked (a hot path).
    */
-  classOfChunk(offset: number): number {
-    if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || offset % 8 !== 0) return -1;
-    const slab = this.slabOf(offset);
-    const sizeClass = this.classOfSlab(slab);
-    if (sizeClass < 0) return -1;
-    const chunkSize = CHUNK_SIZES[sizeClass]!;
-    const index = (offset - slab - SLAB_HEADER_SIZE) / chunkSize;
-    return Number.isInteger(index) && index < chunksPerSlab(chunkSize) ? sizeClass : -1;
+  classOfSpan(span: number): number {
+    if (span < HEADER_SIZE || (span - HEADER_SIZE) % SLAB_SIZE !== 0) return -1;
+    const w = this.file.words;
+    if (span >= this.header(Header.heapEnd) || w[H(span + Span.kind)] !== SPAN_RECORDS) return -1;
+    const sizeClass = w[H(span + Span.param)]!;
+    const slabs = SPAN_SLABS[sizeClass];
+    if (slabs === undefined || w[H(span + Span.slabCount)] !== slabs || span + slabs * SLAB_SIZE > this.header(Header.heapEnd)) return -1;
+    return sizeClass;
+  }
+
+  /** isChunkOf tells whether offset starts a chunk of the RECORDS span of class sizeClass at span. */
+  isChunkOf(span: number, sizeClass: number, offset: number): boolean {
+    const index = (offset - span - SLAB_HEADER_SIZE) / CHUNK_SIZES[sizeClass]!;
+    return Number.isInteger(index) && index >= 0 && index < chunksPerSpan(sizeClass);
   }
 
   /**
-   * allocChunk takes a free chunk of the size class from the first slab on the class's partial list, adding a
-   * slab when the list is empty. A slab leaves the list when its last free chunk is taken.
+   * spanOfChunk returns the RECORDS span whose chunk starts at offset, or 0. O(1): the live record's slabIndex
+   * says which slab of its span holds its first byte, and the span header there is checked to agree.
+   */
+  spanOfChunk(offset: number): number {
+    if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || offset % 8 !== 0 || offset + RECORD_HEADER_SIZE > this.header(Header.heapEnd)) return 0;
+    const slabIndex = this.file.words[H(offset + Record.keyLength)]! >>> 16;
+    const span = this.slabOf(offset) - slabIndex * SLAB_SIZE;
+    const sizeClass = this.classOfSpan(span);
+    return sizeClass >= 0 && slabIndex < SPAN_SLABS[sizeClass]! && this.isChunkOf(span, sizeClass, offset) ? span : 0;
+  }
+
+  /** slabIndex of a chunk of span: which of the span's slabs holds the chunk's first byte. */
+  slabIndexOf(span: number, chunk: number): number {
+    return (this.slabOf(chunk) - span) / SLAB_SIZE;
+  }
+
+  /**
+   * allocChunk takes a free chunk of the size class from the first span on the class's partial list, adding a
+   * span when the list is empty. A span leaves the list when its last free chunk is taken. When no span can be
+   * had (STORE_FULL), a free chunk of the smallest larger class that has one is taken instead (policy).
+   * allocatedSpan is left at the chunk's span.
    */
   allocChunk(sizeClass: number): number {
-    let slab = this.partialHead(sizeClass);
-    if (slab === 0) slab = this.addRecordSlab(sizeClass);
-    else if (this.classOfSlab(slab) !== sizeClass) throw corrupt(`partial list of size class ${sizeClass} points at ${hex(slab)}, not a slab of that class`);
+    let span = this.partialHead(sizeClass);
+    if (span === 0) {
+      try {
+        span = this.addRecordSpan(sizeClass);
+      } catch (error) {
+        if (!(error instanceof DataStoreError) || error.code !== 'STORE_FULL') throw error;
+        while (span === 0 && ++sizeClass < CHUNK_SIZES.length) span = this.partialHead(sizeClass);
+        if (span === 0) throw error;
+      }
+    }
+    if (this.classOfSpan(span) !== sizeClass) throw corrupt(`partial list of size class ${sizeClass} points at ${hex(span)}, not a span of that class`);
     const w = this.words;
-    const chunk = w[H(slab + Slab.freeHead)]!;
-    if (this.slabOf(chunk) !== slab || this.classOfChunk(chunk) !== sizeClass || w[H(chunk + Record.state)] !== RECORD_FREE) {
-      throw corrupt(`slab ${hex(slab)} lists ${hex(chunk)} as free, which is not a free chunk of the slab`);
+    const chunk = w[H(span + Slab.freeHead)]!;
+    if (!this.isChunkOf(span, sizeClass, chunk) || w[H(chunk + Record.state)] !== RECORD_FREE) {
+      throw corrupt(`span ${hex(span)} lists ${hex(chunk)} as free, which is not a free chunk of the span`);
     }
     const next = w[H(chunk + Free.next)]!;
-    w[H(slab + Slab.freeHead)] = next;
-    w[H(slab + Slab.liveCount)] = w[H(slab + Slab.liveCount)]! + 1;
-    if (next === 0) this.unlinkPartial(slab, sizeClass);
+    w[H(span + Slab.freeHead)] = next;
+    w[H(span + Slab.liveCount)] = w[H(span + Slab.liveCount)]! + 1;
+    if (next === 0) this.unlinkPartial(span, sizeClass);
+    this.allocatedSpan = span;
     return chunk;
   }
 
+  allocatedSpan = 0;
+
   /**
-   * freeChunk returns a chunk (already marked RECORD_FREE) to its slab. A slab that was full goes back on the
-   * partial list; a slab left empty becomes a free span for any use, unless it is its class's only partial slab.
+   * freeChunk returns a chunk (already marked RECORD_FREE) to its span. A span that was full goes back on the
+   * partial list; a span left empty becomes a free span for any use, unless it is its class's only partial span.
    */
-  freeChunk(chunk: number, sizeClass: number): void {
+  freeChunk(chunk: number, sizeClass: number, span: number): void {
     const w = this.words;
-    const slab = this.slabOf(chunk);
-    const wasFull = w[H(slab + Slab.freeHead)] === 0;
-    w[H(chunk + Free.next)] = w[H(slab + Slab.freeHead)]!;
-    w[H(slab + Slab.freeHead)] = chunk;
-    const live = w[H(slab + Slab.liveCount)]! - 1;
-    w[H(slab + Slab.liveCount)] = live;
-    if (wasFull) this.linkPartial(slab, sizeClass);
-    if (live === 0 && !(this.partialHead(sizeClass) === slab && w[H(slab + Slab.nextPartial)] === 0)) {
-      this.unlinkPartial(slab, sizeClass);
-      this.freeSpan(slab, 1);
+    const wasFull = w[H(span + Slab.freeHead)] === 0;
+    w[H(chunk + Free.next)] = w[H(span + Slab.freeHead)]!;
+    w[H(span + Slab.freeHead)] = chunk;
+    const live = w[H(span + Slab.liveCount)]! - 1;
+    w[H(span + Slab.liveCount)] = live;
+    if (wasFull) this.linkPartial(span, sizeClass);
+    if (live === 0 && !(this.partialHead(sizeClass) === span && w[H(span + Slab.nextPartial)] === 0)) {
+      this.unlinkPartial(span, sizeClass);
+      this.freeSpan(span, SPAN_SLABS[sizeClass]!);
     }
   }
 
-  /** addRecordSlab makes a RECORDS slab of the class with every chunk free, at the head of the partial list. */
-  addRecordSlab(sizeClass: number): number {
+  /**
+   * addRecordSpan makes a RECORDS span of the class with every chunk free, at the head of the partial list. The
+   * first 16 bytes of each later slab of the span are cleared, so that no old span header lies inside it.
+   */
+  addRecordSpan(sizeClass: number): number {
     const chunkSize = CHUNK_SIZES[sizeClass]!;
-    const slab = this.allocSpan(1, SPAN_RECORDS, sizeClass);
+    const slabs = SPAN_SLABS[sizeClass]!;
+    const span = this.allocSpan(slabs, SPAN_RECORDS, sizeClass);
     const w = this.words;
-    const first = slab + SLAB_HEADER_SIZE;
+    for (let k = 1; k < slabs; k++) this.file.bytes.fill(0, span + k * SLAB_SIZE, span + k * SLAB_SIZE + SPAN_HEADER_SIZE);
+    const first = span + SLAB_HEADER_SIZE;
     let next = 0;
-    for (let i = chunksPerSlab(chunkSize) - 1; i >= 0; i--) {
+    for (let i = chunksPerSpan(sizeClass) - 1; i >= 0; i--) {
       const chunk = first + i * chunkSize;
       w[H(chunk + Record.state)] = RECORD_FREE;
       w[H(chunk + Free.next)] = next;
       next = chunk;
     }
-    w[H(slab + Slab.liveCount)] = 0;
-    w[H(slab + Slab.freeHead)] = first;
-    this.linkPartial(slab, sizeClass);
-    return slab;
+    w[H(span + Slab.liveCount)] = 0;
+    w[H(span + Slab.freeHead)] = first;
+    this.linkPartial(span, sizeClass);
+    return span;
   }
 
   linkPartial(slab: number, sizeClass: number): void {
@@ -137,8 +173,8 @@ export class Heap {
     const previous = w[H(slab + Slab.prevPartial)]!;
     const next = w[H(slab + Slab.nextPartial)]!;
     for (const neighbour of [previous, next]) {
-      if (neighbour !== 0 && this.classOfSlab(neighbour) !== sizeClass) {
-        throw corrupt(`slab ${hex(slab)} links to ${hex(neighbour)} in its partial list, not a slab of class ${sizeClass}`);
+      if (neighbour !== 0 && this.classOfSpan(neighbour) !== sizeClass) {
+        throw corrupt(`span ${hex(slab)} links to ${hex(neighbour)} in its partial list, not a span of class ${sizeClass}`);
       }
     }
     if (previous !== 0) w[H(previous + Slab.nextPartial)] = next;
@@ -169,6 +205,9 @@ export class Heap {
       const count = w[H(span + Span.slabCount)]!;
       const next = w[H(span + Span.param)]!;
       if (count >= slabCount) {
+        // Blocks first: the span's slabs may have been given back (punched), and a write into a hole through the
+        // mapping on a full disk would be a SIGBUS. A failure here (IO_ERROR) leaves the store as it was.
+        this.file.reserve(span + (count - slabCount) * SLAB_SIZE, slabCount * SLAB_SIZE);
         let taken: number;
         if (count === slabCount) {
           if (previous === 0) this.setHeader(Header.freeSpanHead, next);
@@ -192,10 +231,14 @@ export class Heap {
     return start;
   }
 
-  /** freeSpan turns a span into a FREE span at the head of the free span list. */
-  freeSpan(offset: number, slabCount: number): void {
+  /**
+   * freeSpan turns a span into a FREE span at the head of the free span list, then gives its blocks after the
+   * first page back to the file system (unless punch is false: recovery punches once, at its end).
+   */
+  freeSpan(offset: number, slabCount: number, punch = true): void {
     this.writeSpanHeader(offset, SPAN_FREE, slabCount, this.header(Header.freeSpanHead));
     this.setHeader(Header.freeSpanHead, offset);
+    if (punch) this.file.release(offset + FREE_SPAN_KEPT, slabCount * SLAB_SIZE - FREE_SPAN_KEPT);
   }
 
   private checkFreeSpan(span: number, steps: number): void {

@@ -4,17 +4,18 @@
  * record counts.
  *
  * It walks the span headers first, without writing. A span header that does not hold (power loss can leave the
- * header page of a new slab unwritten, or torn) is not trusted for a length: the walk goes on slab by slab, and a
- * slab whose header is bad is read as a RECORDS slab of the size class under which most of its chunks are sound
- * records (its header is then rewritten), or, when there is none, becomes free space. Then it drops live records
+ * header page of a new span unwritten, or torn) is not trusted for a length: a span whose header is bad is read as
+ * a RECORDS span of the size class under which most of its chunks are sound records (its header is then
+ * rewritten), or, when there is none, its first slab becomes free space and the walk goes on at the next. Then it drops live records
  * whose checksums fail (torn writes), reclaims expired ones, and indexes the rest. Two passes over the records,
  * no per-key JavaScript objects.
  */
 import {
   CHUNK_SIZES, Free, HEADER_SIZE, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
-  SPAN_FREE, SPAN_RECORDS, Slab, Span,
+  SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, Slab, Span,
 } from '../format/layout.js';
 import { keyHash, readExpiresAt } from '../format/record.js';
+import { FREE_SPAN_KEPT } from './heap.js';
 import { corrupt } from '../errors.js';
 import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
 import type { Region } from './region.js';
@@ -31,15 +32,20 @@ export interface RecoveryReport {
   expired: number;
   /** later copies of a key found twice (kept: the first in file order) */
   duplicates: number;
-  /** slabs with a damaged span header whose records were read under their inferred size class */
+  /** spans with a damaged span header whose records were read under their inferred size class */
   repairedSlabs: number;
-  /** slabs with a damaged span header and no sound record, made free space */
+  /** slabs with a damaged span header and no sound record under any class, made free space */
   unreadableSlabs: number;
   /** milliseconds the rebuild took */
   ms: number;
 }
 
-/** salvageSpans lists the spans below heapEnd, reading slabs with a bad header as described above. Read-only. */
+/**
+ * salvageSpans lists the spans below heapEnd, reading spans with a bad header as described above. A span whose
+ * header does not hold is read, from its first slab, as a RECORDS span of the class under which most of its chunks
+ * are sound records (each record's slabIndex must agree with where it lies), among the classes whose span fits
+ * below heapEnd and whose later slabs hold no span header that holds. Read-only.
+ */
 function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): SpanInfo[] {
   const w = file.words;
   const list: SpanInfo[] = [];
@@ -53,16 +59,22 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
     let best = -1;
     let bestCount = 0;
     for (let c = 0; c < CHUNK_SIZES.length; c++) {
+      const slabs = SPAN_SLABS[c]!;
+      if (offset + slabs * SLAB_SIZE > heapEnd) continue;
+      let inside = false;
+      for (let k = 1; k < slabs && !inside; k++) inside = readSpan(file, offset + k * SLAB_SIZE, heapEnd) !== null;
+      if (inside) continue;
       let count = 0;
-      forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: 1, param: c }, (chunk) => {
-        if (w[H(chunk + Record.state)] === RECORD_LIVE && recordIsSound(file, chunk, CHUNK_SIZES[c]!)) count++;
+      forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: slabs, param: c }, (chunk) => {
+        if (w[H(chunk + Record.state)] === RECORD_LIVE && recordIsSound(file, chunk, offset, c)) count++;
       });
       if (count > bestCount) { best = c; bestCount = count; }
     }
     if (best >= 0) report.repairedSlabs++;
     else report.unreadableSlabs++;
-    list.push(best >= 0 ? { offset, kind: SPAN_RECORDS, slabCount: 1, param: best } : { offset, kind: SPAN_FREE, slabCount: 1, param: 0 });
-    offset += SLAB_SIZE;
+    const slabs = best >= 0 ? SPAN_SLABS[best]! : 1;
+    list.push(best >= 0 ? { offset, kind: SPAN_RECORDS, slabCount: slabs, param: best } : { offset, kind: SPAN_FREE, slabCount: 1, param: 0 });
+    offset += slabs * SLAB_SIZE;
   }
   return list;
 }
@@ -82,7 +94,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   // The caller clears busy once the rebuilt store is in use.
   heap.setHeader(Header.busy, 1);
   heap.setHeader(Header.fileSize, fileSize);
-  for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, 1, span.param);
+  for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, span.slabCount, span.param);
 
   for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setPartialHead(c, 0);
   heap.setHeader(Header.freeSpanHead, 0);
@@ -105,19 +117,21 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       lastFree = offset;
       lastFreeSlabs = slabCount;
     }
-    heap.freeSpan(lastFree, lastFreeSlabs);
+    heap.freeSpan(lastFree, lastFreeSlabs, false); // punched once, at the end
   };
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) {
       freeSpace(span.offset, span.slabCount);
       continue;
     }
-    const size = CHUNK_SIZES[span.param]!;
+    // Its pages are rewritten below. After power loss a span whose blocks were given back can come back under an
+    // old RECORDS header: its blocks first, so that a full disk is an IO_ERROR here and never a SIGBUS.
+    file.reserve(span.offset, span.slabCount * SLAB_SIZE);
     let live = 0;
     let freeHead = 0;
     forEachChunk(span, (chunk) => {
       const isLive = w[H(chunk + Record.state)] === RECORD_LIVE;
-      if (isLive && recordIsSound(file, chunk, size)) {
+      if (isLive && recordIsSound(file, chunk, span.offset, span.param)) {
         const expiresAt = readExpiresAt(w, chunk);
         if (expiresAt === 0 || expiresAt > nowMs) { live++; if (expiresAt !== 0) expiring++; return; }
         report.expired++;
@@ -130,7 +144,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     });
     report.records += live;
     if (live === 0) {
-      freeSpace(span.offset, 1);
+      freeSpace(span.offset, span.slabCount);
       span.kind = SPAN_FREE;
       continue;
     }
@@ -160,7 +174,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
         report.records--;
         if (table.expiresAt(chunk) !== 0) expiring--;
         w[H(chunk + Record.state)] = RECORD_FREE;
-        heap.freeChunk(chunk, span.param);
+        heap.freeChunk(chunk, span.param, span.offset);
         return;
       }
       table.place(heap.header(Header.tableOffset), heap.header(Header.tableCapacity), hash, chunk);
@@ -168,6 +182,10 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     });
   }
   heap.setHeader(Header.expiringCount, expiring);
+  // Give back the blocks of every FREE span: spans freed before the crash may not have been punched yet.
+  for (let span = heap.header(Header.freeSpanHead), steps = 0; span !== 0 && steps < list.length; span = w[H(span + Span.param)]!, steps++) {
+    file.release(span + FREE_SPAN_KEPT, w[H(span + Span.slabCount)]! * SLAB_SIZE - FREE_SPAN_KEPT);
+  }
   report.ms = performance.now() - started;
   return report;
 }

@@ -14,4 +14,19 @@ export interface Region {
   readonly size: number;
   /** growTo extends the file to newSize bytes with real blocks, then records the size in the header. */
   growTo(newSize: number): void;
+  /**
+   * reserve gives a range of the file real blocks again (posix_fallocate) before it is written: a range that was
+   * released reads as zeros and has no blocks, and a write into it through the mapping on a full disk would be a
+   * SIGBUS. Throws IO_ERROR (ENOSPC) instead.
+   */
+  reserve(offset: number, length: number): void;
+  /**
+   * release gives a range's blocks back to the file system (a hole: it reads as zeros, the file keeps its length).
+   * Best effort: a file system that cannot punch holes keeps the blocks, and the region remembers it (punching).
+   */
+  release(offset: number, length: number): void;
+  /** punching: 'supported' once a release worked, 'unsupported' once the file system refused one, else 'unknown'. */
+  readonly punching: Punching;
 }
+
+export type Punching = 'supported' | 'unsupported' | 'unknown';

@@ -151,16 +151,19 @@ export class Table {
     }
   }
 
-  /** checkLiveRecord throws FILE_CORRUPT unless a live, well-formed record starts at offset. Returns its class. */
+  /**
+   * checkLiveRecord throws FILE_CORRUPT unless a live, well-formed record starts a chunk of a RECORDS span at
+   * offset, and fits it. Returns the span (its class is the span's param).
+   */
   checkLiveRecord(offset: number): number {
     this.checkRecordBounds(offset);
-    const sizeClass = this.heap.classOfChunk(offset);
+    const span = this.heap.spanOfChunk(offset);
     const w = this.words;
     const length = RECORD_HEADER_SIZE + (w[H(offset + Record.keyLength)]! & 0xffff) + w[H(offset + Record.valueLength)]!;
-    if (sizeClass < 0 || length > CHUNK_SIZES[sizeClass]!) {
-      throw corrupt(`the record at ${hex(offset)} is not a whole record chunk of a RECORDS slab`);
+    if (span === 0 || length > CHUNK_SIZES[w[H(span + Span.param)]!]!) {
+      throw corrupt(`the record at ${hex(offset)} is not a whole record chunk of a RECORDS span`);
     }
-    return sizeClass;
+    return span;
   }
 
   // ---- records ----
@@ -203,17 +206,19 @@ export class Table {
    * insert stores a new record for a key known to be absent. value is JSON text of valueLength UTF-8 bytes.
    * Room in the index is made before the chunk is taken, so a STORE_FULL leaves the store unchanged.
    */
-  insert(key: Uint8Array, keyLength: number, hash: number, value: string, valueLength: number, expiresAt: number): void {
+  insert(key: Uint8Array, keyLength: number, hash: number, value: string | Uint8Array, valueLength: number, expiresAt: number): void {
     this.makeRoom();
     const sizeClass = classFor(RECORD_HEADER_SIZE + keyLength + valueLength);
-    const record = this.heap.allocChunk(sizeClass);
+    const heap = this.heap;
+    const record = heap.allocChunk(sizeClass);
     const w = this.words;
     const bytes = this.file.bytes;
     writeExpiresAt(w, record, expiresAt);
-    w[H(record + Record.keyLength)] = keyLength; // and the reserved u16 after it, 0
+    w[H(record + Record.keyLength)] = keyLength | (heap.slabIndexOf(heap.allocatedSpan, record) << 16); // and slabIndex
     w[H(record + Record.valueLength)] = valueLength;
     for (let i = 0, at = record + RECORD_HEADER_SIZE; i < keyLength; i++) bytes[at + i] = key[i]!;
-    bytes.write(value, record + RECORD_HEADER_SIZE + keyLength, valueLength, 'utf8');
+    if (typeof value === 'string') bytes.write(value, record + RECORD_HEADER_SIZE + keyLength, valueLength, 'utf8');
+    else bytes.set(value.subarray(0, valueLength), record + RECORD_HEADER_SIZE + keyLength);
     w[H(record + Record.checksum)] = recordChecksum(bytes, record, keyLength, valueLength, w);
     w[H(record + Record.state)] = RECORD_LIVE; // the record exists from this store on
     this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
@@ -225,11 +230,11 @@ export class Table {
   /** remove deletes the record in a bucket that find returned, and empties the bucket. */
   remove(bucket: number): void {
     const record = this.recordIn(bucket);
-    const sizeClass = this.checkLiveRecord(record);
+    const span = this.checkLiveRecord(record);
     const expiring = this.expiresAt(record) !== 0;
     this.words[H(record + Record.state)] = RECORD_FREE; // the record is gone from this store on
     this.unplace(bucket);
-    this.heap.freeChunk(record, sizeClass);
+    this.heap.freeChunk(record, this.words[H(span + Span.param)]!, span);
     this.setHeader(Header.recordCount, this.recordCount - 1);
     if (expiring) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
     this.rehashStep(REHASH_STEP);

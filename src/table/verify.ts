@@ -4,7 +4,7 @@
  */
 import {
   BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
-  SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, Slab, Span, chunksPerSlab,
+  SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { keyHash, readExpiresAt } from '../format/record.js';
 import { hex } from '../format/header.js';
@@ -48,11 +48,10 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
     if (onProgress && index % 256 === 0) onProgress(index, list.length);
     if (span.kind === SPAN_FREE) freeSpans++;
     if (span.kind !== SPAN_RECORDS) continue;
-    const size = CHUNK_SIZES[span.param]!;
     let live = 0;
     forEachChunk(span, (chunk) => {
       if (w[H(chunk + Record.state)] !== RECORD_LIVE) return;
-      if (!recordIsSound(file, chunk, size)) { problem(`record at ${hex(chunk)} is damaged (lengths or checksum)`); return; }
+      if (!recordIsSound(file, chunk, span.offset, span.param)) { problem(`record at ${hex(chunk)} is damaged (lengths or checksum)`); return; }
       live++;
       const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) keys++;
@@ -67,16 +66,16 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
       }
     });
     records += live;
-    if (w[H(span.offset + Slab.liveCount)] !== live) problem(`slab ${hex(span.offset)} counts ${w[H(span.offset + Slab.liveCount)]} live records; it holds ${live}`);
+    if (w[H(span.offset + Slab.liveCount)] !== live) problem(`span ${hex(span.offset)} counts ${w[H(span.offset + Slab.liveCount)]} live records; it holds ${live}`);
     let free = 0;
-    const capacity = chunksPerSlab(size);
+    const capacity = chunksPerSpan(span.param);
     for (let chunk = w[H(span.offset + Slab.freeHead)]!; chunk !== 0; chunk = w[H(chunk + Record.checksum)]!) {
-      if (heap.slabOf(chunk) !== span.offset || heap.classOfChunk(chunk) !== span.param || w[H(chunk + Record.state)] === RECORD_LIVE || ++free > capacity) {
-        problem(`free list of slab ${hex(span.offset)} reaches ${hex(chunk)}, not a free chunk of the slab (or it loops)`);
+      if (!heap.isChunkOf(span.offset, span.param, chunk) || w[H(chunk + Record.state)] === RECORD_LIVE || ++free > capacity) {
+        problem(`free list of span ${hex(span.offset)} reaches ${hex(chunk)}, not a free chunk of the span (or it loops)`);
         break;
       }
     }
-    if (free + live !== capacity && problems.length === 0) problem(`slab ${hex(span.offset)} has ${capacity - live} free chunks; its free list has ${free}`);
+    if (free + live !== capacity && problems.length === 0) problem(`span ${hex(span.offset)} has ${capacity - live} free chunks; its free list has ${free}`);
   }
   if (heap.header(Header.recordCount) !== records) problem(`header counts ${heap.header(Header.recordCount)} records; the slabs hold ${records}`);
   if (heap.header(Header.expiringCount) !== expiring) problem(`header counts ${heap.header(Header.expiringCount)} records with an expiry time; the slabs hold ${expiring}`);
@@ -87,7 +86,7 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
     let previous = 0;
     let steps = 0;
     for (let slab = heap.partialHead(c); slab !== 0; slab = w[H(slab + Slab.nextPartial)]!) {
-      if (heap.classOfSlab(slab) !== c || w[H(slab + Slab.freeHead)] === 0 || w[H(slab + Slab.prevPartial)] !== previous || ++steps > slabCount) {
+      if (heap.classOfSpan(slab) !== c || w[H(slab + Slab.freeHead)] === 0 || w[H(slab + Slab.prevPartial)] !== previous || ++steps > slabCount) {
         problem(`partial list of size class ${c} reaches ${hex(slab)}, which does not belong on it (or it loops)`);
         break;
       }
@@ -115,8 +114,8 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
       const record = w[base + 2 * slot]!;
       if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
       buckets++;
-      const sizeClass = heap.classOfChunk(record);
-      if (sizeClass < 0 || !recordIsSound(file, record, CHUNK_SIZES[sizeClass]!)) { problem(`bucket ${slot} of ${hex(offset)} points at ${hex(record)}, not a sound live record`); continue; }
+      const span = heap.spanOfChunk(record);
+      if (span === 0 || !recordIsSound(file, record, span, w[H(span + Span.param)]!)) { problem(`bucket ${slot} of ${hex(offset)} points at ${hex(record)}, not a sound live record`); continue; }
       const keyLength = w[H(record + Record.keyLength)]! & 0xffff;
       if (keyHash(file.bytes.subarray(record + RECORD_HEADER_SIZE, record + RECORD_HEADER_SIZE + keyLength), keyLength) !== w[base + 2 * slot + 1]) {
         problem(`bucket ${slot} of ${hex(offset)} holds a hash that is not its key's`);

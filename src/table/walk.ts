@@ -3,7 +3,7 @@
  */
 import {
   CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_TABLE, Slab, Span, chunksPerSlab,
+  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
 import { hex } from '../format/header.js';
@@ -31,7 +31,7 @@ function spanProblem(file: Region, offset: number, heapEnd: number): string | nu
   if (w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
   if (kind !== SPAN_RECORDS && kind !== SPAN_TABLE && kind !== SPAN_FREE) return `span at ${hex(offset)} has unknown kind ${hex(kind)}`;
   if (slabCount < 1 || offset + slabCount * SLAB_SIZE > heapEnd) return `span at ${hex(offset)} claims ${slabCount} slabs, past heapEnd ${heapEnd}`;
-  if (kind === SPAN_RECORDS && (slabCount !== 1 || CHUNK_SIZES[param] === undefined)) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
+  if (kind === SPAN_RECORDS && (CHUNK_SIZES[param] === undefined || slabCount !== SPAN_SLABS[param])) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
   return null;
 }
 
@@ -56,72 +56,95 @@ export function spans(file: Region): SpanInfo[] | string {
 export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void {
   const size = CHUNK_SIZES[span.param]!;
   const first = span.offset + SLAB_HEADER_SIZE;
-  for (let i = 0, n = chunksPerSlab(size); i < n; i++) fn(first + i * size);
+  for (let i = 0, n = chunksPerSpan(span.param); i < n; i++) fn(first + i * size);
 }
 
-/** recordIsSound: live, lengths in range and inside the chunk, checksum matching. */
-export function recordIsSound(file: Region, chunk: number, chunkSize: number): boolean {
+/**
+ * recordIsSound: live, lengths in range and inside the chunk of the class, slabIndex naming the slab of the span
+ * (at `span`) that holds the record's first byte, checksum matching.
+ */
+export function recordIsSound(file: Region, chunk: number, span: number, sizeClass: number): boolean {
   const w = file.words;
   if (w[H(chunk + Record.state)] !== RECORD_LIVE) return false;
-  const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
+  const lengths = w[H(chunk + Record.keyLength)]!;
+  const keyLength = lengths & 0xffff;
   const valueLength = w[H(chunk + Record.valueLength)]!;
   if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES) return false;
-  if (RECORD_HEADER_SIZE + keyLength + valueLength > chunkSize) return false;
+  if (RECORD_HEADER_SIZE + keyLength + valueLength > CHUNK_SIZES[sizeClass]!) return false;
+  if (lengths >>> 16 !== Math.floor((chunk - span) / SLAB_SIZE)) return false;
   return w[H(chunk + Record.checksum)] === recordChecksum(file.bytes, chunk, keyLength, valueLength, w);
 }
 
 /**
- * scanLive calls visit with every live, sound, unexpired record in the slabs from `start` on, for at most
- * `slabLimit` slabs, and returns where to go on (0 when the heap is done). It walks slab by slab and trusts only a
- * RECORDS span header whose checksum holds, so it is safe to resume after the heap has changed between calls:
- * records never move, so a record that stays live is visited exactly once.
+ * recordsSpanAt returns the size class of the RECORDS span at offset when its header holds (checksum, class, the
+ * class's length, below heapEnd), else -1.
+ */
+function recordsSpanAt(file: Region, offset: number, heapEnd: number): number {
+  const w = file.words;
+  if (w[H(offset + Span.kind)] !== SPAN_RECORDS || w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return -1;
+  const sizeClass = w[H(offset + Span.param)]!;
+  const slabs = SPAN_SLABS[sizeClass];
+  return slabs !== undefined && w[H(offset + Span.slabCount)] === slabs && offset + slabs * SLAB_SIZE <= heapEnd ? sizeClass : -1;
+}
+
+/** nextSpan is where the walk goes on after offset: past the span when its header holds, else the next slab. */
+function nextSpan(file: Region, offset: number, heapEnd: number): number {
+  return spanProblem(file, offset, heapEnd) === null ? offset + file.words[H(offset + Span.slabCount)]! * SLAB_SIZE : offset + SLAB_SIZE;
+}
+
+/**
+ * scanLive calls visit with every live, sound, unexpired record in the spans from `start` on, for at most
+ * `slabLimit` slabs, and returns where to go on (0 when the heap is done). It walks span by span, trusting a span
+ * header whose checksum holds and going on at the next slab after one that does not, so it is safe to resume after
+ * the heap has changed between calls: records never move, so a record that stays live is visited exactly once.
  */
 export function scanLive(file: Region, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void): number {
   const w = file.words;
   const heapEnd = w[H(Header.heapEnd)]!;
-  let slab = start;
-  for (let n = 0; slab < heapEnd && n < slabLimit; n++, slab += SLAB_SIZE) {
-    if (w[H(slab + Span.kind)] !== SPAN_RECORDS || w[H(slab + Span.checksum)] !== spanChecksum(file.bytes, slab)) continue;
-    const sizeClass = w[H(slab + Span.param)]!;
-    const size = CHUNK_SIZES[sizeClass];
-    if (size === undefined) continue;
-    const first = slab + SLAB_HEADER_SIZE;
-    for (let i = 0, count = chunksPerSlab(size); i < count; i++) {
+  let span = start;
+  for (let n = 0; span < heapEnd && n < slabLimit; span = nextSpan(file, span, heapEnd)) {
+    const sizeClass = recordsSpanAt(file, span, heapEnd);
+    n += sizeClass < 0 ? 1 : SPAN_SLABS[sizeClass]!;
+    if (sizeClass < 0) continue;
+    const size = CHUNK_SIZES[sizeClass]!;
+    const first = span + SLAB_HEADER_SIZE;
+    for (let i = 0, count = chunksPerSpan(sizeClass); i < count; i++) {
       const chunk = first + i * size;
-      if (w[H(chunk + Record.state)] !== RECORD_LIVE || !recordIsSound(file, chunk, size)) continue;
+      if (w[H(chunk + Record.state)] !== RECORD_LIVE || !recordIsSound(file, chunk, span, sizeClass)) continue;
       const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) visit(chunk);
     }
   }
-  return slab < heapEnd ? slab : 0;
+  return span < heapEnd ? span : 0;
 }
 
 export interface ClassSpace {
   sizeClass: number;
   chunkSize: number;
-  slabs: number;
+  /** slabs of each of its spans */
+  spanSlabs: number;
+  spans: number;
   records: number;
   freeChunks: number;
   /** bytes of free chunks, reusable by records of this class */
   freeBytes: number;
 }
 
-/** spaceByClass sums, for each size class in use, its slabs, records and free chunks. Reads slab headers only. */
+/** spaceByClass sums, for each size class in use, its spans, records and free chunks. Reads span headers only. */
 export function spaceByClass(file: Region): ClassSpace[] {
   const w = file.words;
   const heapEnd = w[H(Header.heapEnd)]!;
   const classes: ClassSpace[] = [];
-  for (let slab = HEADER_SIZE; slab < heapEnd; slab += SLAB_SIZE) {
-    if (w[H(slab + Span.kind)] !== SPAN_RECORDS || w[H(slab + Span.checksum)] !== spanChecksum(file.bytes, slab)) continue;
-    const sizeClass = w[H(slab + Span.param)]!;
-    const chunkSize = CHUNK_SIZES[sizeClass];
-    if (chunkSize === undefined) continue;
-    const entry = (classes[sizeClass] ??= { sizeClass, chunkSize, slabs: 0, records: 0, freeChunks: 0, freeBytes: 0 });
-    const live = w[H(slab + Slab.liveCount)]!;
-    entry.slabs++;
+  for (let span = HEADER_SIZE; span < heapEnd; span = nextSpan(file, span, heapEnd)) {
+    const sizeClass = recordsSpanAt(file, span, heapEnd);
+    if (sizeClass < 0) continue;
+    const chunkSize = CHUNK_SIZES[sizeClass]!;
+    const entry = (classes[sizeClass] ??= { sizeClass, chunkSize, spanSlabs: SPAN_SLABS[sizeClass]!, spans: 0, records: 0, freeChunks: 0, freeBytes: 0 });
+    const live = w[H(span + Slab.liveCount)]!;
+    entry.spans++;
     entry.records += live;
-    entry.freeChunks += chunksPerSlab(chunkSize) - live;
-    entry.freeBytes += (chunksPerSlab(chunkSize) - live) * chunkSize;
+    entry.freeChunks += chunksPerSpan(sizeClass) - live;
+    entry.freeBytes += (chunksPerSpan(sizeClass) - live) * chunkSize;
   }
   return classes.filter(Boolean);
 }

@@ -1,0 +1,32 @@
+// Issue 13's space goals at a size that runs in seconds (the 1 GiB figures are in `npm run bench`): large values
+// fill at least 95% of the cap, mixed sizes leave at least 85% of it live key and value bytes, new and after churn,
+// and deleting every key gives the file's blocks back.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { blocksAfterDeleteAll, fillLarge, fillMixed } from '../bench/fill.mjs';
+import { scratch } from './helpers.mjs';
+
+const tmp = scratch();
+test.after(() => tmp.remove());
+const CAP = 64 * 1024 * 1024;
+
+test('16 KiB values fill at least 95% of a 64 MiB store before STORE_FULL', () => {
+  const { ofCap } = fillLarge(tmp.file('large.slabkv'), CAP);
+  assert.ok(ofCap >= 0.95, `values are ${(ofCap * 100).toFixed(1)}% of the cap`);
+});
+
+test('values of 20 B to 12 KB (log-uniform) leave at least 85% of the cap live at STORE_FULL, new and after churn', () => {
+  const { ofCap, verified } = fillMixed(tmp.file('mixed.slabkv'), CAP, 3);
+  assert.ok(verified);
+  for (const [round, share] of ofCap.entries()) assert.ok(share >= 0.85, `round ${round}: ${(share * 100).toFixed(1)}% of the cap is live`);
+});
+
+test('deleting every key gives the blocks back: a store of 1,500 values of 12 KB', () => {
+  const { peak, after, works, stats } = blocksAfterDeleteAll(tmp.file('punch.slabkv'), 1500, 12000);
+  assert.ok(works);
+  if (stats.holePunching === 'unsupported') return; // said so in stats(); the store goes on
+  assert.is(stats.holePunching, 'supported');
+  assert.ok(after < peak / 10, `${after} bytes of blocks after deleting everything; the peak was ${peak}`);
+});
+
+test.run();
