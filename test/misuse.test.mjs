@@ -47,6 +47,8 @@ test('a store call from inside verify\'s onProgress works (reads) or is REENTRAN
   throwsCode(() => db.verify({ onProgress: () => { calls++; db.create('x', { b: 2 }); } }), 'REENTRANT_CALL');
   assert.is(calls, 1);
   assert.not.ok(db.has('x'), 'the refused create changed nothing');
+  throwsCode(() => db.verify({ onProgress: () => db.close() }), 'REENTRANT_CALL');
+  assert.ok(db.has('k'), 'the refused close left the store open and working');
   let read;
   assert.ok(db.verify({ onProgress: () => { read = db.read('k'); } }).ok);
   assert.equal(read, { a: 1 }, 'a read takes no lock, so it works from inside an operation');

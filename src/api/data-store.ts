@@ -15,6 +15,7 @@ import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
 import { crashPoint } from '../store/crash-points.js';
+import { reentrantCall } from '../store/lock.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
 import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
@@ -266,6 +267,8 @@ export class DataStore {
   close(): void {
     const store = this.#store;
     if (store === null) return;
+    // From inside another call on this store (a callback), closing would unmap the file under that call.
+    if (store.lock.heldByThisThread()) throw reentrantCall();
     this.#store = null;
     store.release();
   }

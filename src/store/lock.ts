@@ -41,10 +41,7 @@ export class StoreLock {
     for (;;) {
       const seen = Atomics.load(words, WORD);
       // The lock is not re-entrant: a thread that waited for itself would sleep forever, and every thread with it.
-      if ((seen & ~LOCK_WAITERS) === token) {
-        throw new DataStoreError('REENTRANT_CALL',
-          'a store call was made from inside another call on the same store (a callback such as onProgress, a toJSON, a getter); make it after that call returns');
-      }
+      if ((seen & ~LOCK_WAITERS) === token) throw reentrantCall();
       if (seen === 0) {
         // Others may still sleep: take the lock with the waiters bit so that leave() wakes them.
         if (Atomics.compareExchange(words, WORD, 0, mine) === 0) return;
@@ -73,4 +70,10 @@ export class StoreLock {
   reset(): void {
     Atomics.store(this.file.atomics, WORD, 0);
   }
+}
+
+/** reentrantCall is the refusal of a call made while this thread is inside another call on the same store. */
+export function reentrantCall(): DataStoreError {
+  return new DataStoreError('REENTRANT_CALL',
+    'a store call was made from inside another call on the same store (a callback such as onProgress, a toJSON, a getter); make it after that call returns');
 }
