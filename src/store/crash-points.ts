@@ -5,9 +5,8 @@
  * first time the point is reached) or `name@n` (the n-th time). Unarmed, a point costs one comparison.
  */
 export type CrashPoint =
-  | 'create.allocated' // the temporary file of a new store has its blocks, nothing written
-  | 'create.written' // the temporary file is written and synced, not yet in place
-  | 'create.placed' // the new store is in place; the temporary name not yet removed, the folder not synced
+  | 'create.allocated' // a new store's file has its blocks, all zeros
+  | 'create.written' // the new store is written and synced but for its first byte
   | 'upgrade.written' // the version 2 store is written and synced under its temporary name; the version 1 file in place
   | 'upgrade.placed' // the version 2 store has replaced the version 1 file; the folder not synced
   | 'free.punched' // a span given back as FREE has had its blocks after the first page punched

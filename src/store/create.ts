@@ -1,16 +1,19 @@
 /**
- * Creating a store file, whole or not at all. The new store (its header and first bucket array, sealed clean) is
- * built in memory, written to a temporary file in the same folder, synced, and only then given the store's name;
- * the folder is synced last. A kill or a full disk at any instant leaves no file, the empty file that was there,
- * or a complete store, never a file that is refused (spec section 10, "Creating").
+ * Creating a store file, in place: in the file at the store's path, while this process holds its lock. The file
+ * keeps its owner, group, permissions and name, and an existing empty file becomes a store even in a folder this
+ * process may not write. The order of writes makes every crash leave a file that opens as a new store
+ * (spec section 10, "Creating a file"):
  *
- * A path that does not exist gets the new file by link(2), which fails if another process created the store
- * meanwhile (its store is then used, not replaced). An empty file is replaced by rename(2) while this process
- * holds its lock; the file's permission bits are kept.
+ * 1. a file of zero bytes (created with mode 0600 when there is none, then its folder synced);
+ * 2. its blocks allocated: the file is all zeros;
+ * 3. the new store written, all but its first byte, and synced;
+ * 4. the first byte (0x89, which begins the magic) written and synced: from here on it is a store.
+ *
+ * A file cut short before step 4 holds nothing but zeros and the new store's own bytes, and no record:
+ * isUnfinishedStore recognises it, and it is made a store again.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { HEADER_SIZE, MIN_TABLE_CAPACITY, SLAB_SIZE, slabsForTable } from '../format/layout.js';
 import { sealHeader, writeNewHeader } from '../format/header.js';
 import { Table } from '../table/table.js';
@@ -19,7 +22,7 @@ import { native } from '../native.js';
 import { errnoError, ioError } from '../errors.js';
 import { crashPoint } from './crash-points.js';
 
-/** A new store: the header and its first bucket array. Record slabs come as they are needed. */
+/** A new store: the header and its first bucket array. Record spans come as they are needed. */
 export const NEW_FILE_SIZE = HEADER_SIZE + slabsForTable(MIN_TABLE_CAPACITY) * SLAB_SIZE;
 
 /** MemoryRegion: a file's bytes held in memory, for building a new store before it is written out. */
@@ -43,64 +46,80 @@ class MemoryRegion implements Region {
   release(): void { /* nothing to give back before the file exists */ }
 }
 
-/** newStoreImage returns the bytes of a new, empty, cleanly closed store. */
+let image: Buffer | undefined;
+
+/** newStoreImage returns the bytes of a new, empty, cleanly closed store (the same bytes every time). */
 export function newStoreImage(): Buffer {
-  const region = new MemoryRegion(NEW_FILE_SIZE);
-  writeNewHeader(region.bytes, NEW_FILE_SIZE);
-  new Table(region, NEW_FILE_SIZE).createIndex();
-  sealHeader(region.bytes);
-  return region.bytes;
+  if (image === undefined) {
+    const region = new MemoryRegion(NEW_FILE_SIZE);
+    writeNewHeader(region.bytes, NEW_FILE_SIZE);
+    new Table(region, NEW_FILE_SIZE).createIndex();
+    sealHeader(region.bytes);
+    image = region.bytes;
+  }
+  return image;
 }
 
 /**
- * createStoreFile puts a new store at realPath. `replacing` is the empty file found there (its descriptor, held
- * locked by this process), or null when there is no file. The caller opens the path again afterwards.
+ * createEmptyFile makes an empty file at realPath (mode 0600) unless one is there, and syncs its folder so that
+ * the name lasts. The store is then made in it, under its lock, by initializeStore.
  */
-export function createStoreFile(realPath: string, replacing: number | null): void {
-  const image = newStoreImage();
-  const folder = path.dirname(realPath);
-  const temp = path.join(folder, `.${path.basename(realPath)}.${randomBytes(6).toString('hex')}.creating`);
-  let fd = -1;
+export function createEmptyFile(realPath: string): void {
   try {
-    fd = fs.openSync(temp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-    if (replacing !== null) fs.fchmodSync(fd, fs.fstatSync(replacing).mode & 0o7777);
-    const err = native.allocate(fd, 0, image.length);
-    if (err !== 0) throw errnoError(err, 'posix_fallocate');
-    crashPoint('create.allocated');
-    for (let written = 0; written < image.length;) written += fs.writeSync(fd, image, written, image.length - written, written);
-    fs.fsyncSync(fd);
-    crashPoint('create.written');
-    if (replacing !== null) fs.renameSync(temp, realPath);
-    else placeUnlessPresent(temp, realPath);
-    crashPoint('create.placed');
-    syncFolder(folder);
+    fs.closeSync(fs.openSync(realPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
   } catch (cause) {
-    try { fs.unlinkSync(temp); } catch { /* not made, or already renamed */ }
+    if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return; // another process made it first: use it
     throw ioError(`cannot create the store ${realPath}`, cause);
-  } finally {
-    if (fd >= 0) fs.closeSync(fd);
   }
-}
-
-/** placeUnlessPresent links temp at target unless a file is there already, and removes the name temp. */
-function placeUnlessPresent(temp: string, target: string): void {
   try {
-    fs.linkSync(temp, target);
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST') { fs.unlinkSync(temp); return; } // another process made the store first: use it
-    // A file system without hard links: rename, which could replace a store created in this very instant.
-    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') {
-      fs.renameSync(temp, target);
-      return;
-    }
-    throw cause;
-  }
-  fs.unlinkSync(temp);
+    syncFolder(path.dirname(realPath));
+  } catch { /* the file exists; only its name's durability across power loss is at stake */ }
 }
 
-/** syncFolder makes the folder's entries (the new name) durable. */
+/** syncFolder makes the folder's entries (a new name) durable. */
 export function syncFolder(folder: string): void {
   const fd = fs.openSync(folder, 'r');
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+
+/**
+ * isUnfinishedStore tells whether the locked file of `size` bytes is empty or a creation cut short: at most
+ * NEW_FILE_SIZE bytes, the first not yet written, and every other byte 0 or the new store's byte at its offset.
+ * Such a file holds no record, so nothing is lost when it is made a store again.
+ */
+export function isUnfinishedStore(fd: number, size: number): boolean {
+  if (size === 0) return true;
+  if (size > NEW_FILE_SIZE) return false;
+  const bytes = Buffer.alloc(size);
+  for (let read = 0; read < size;) {
+    const n = fs.readSync(fd, bytes, read, size - read, read);
+    if (n === 0) return false;
+    read += n;
+  }
+  const store = newStoreImage();
+  if (bytes[0] !== 0) return false;
+  for (let i = 1; i < size; i++) if (bytes[i] !== 0 && bytes[i] !== store[i]) return false;
+  return true;
+}
+
+/** initializeStore writes a new store into the locked, empty (or unfinished) file, in the order given above. */
+export function initializeStore(fd: number, realPath: string): void {
+  const store = newStoreImage();
+  try {
+    const err = native.allocate(fd, 0, store.length);
+    if (err !== 0) throw errnoError(err, 'posix_fallocate');
+    crashPoint('create.allocated');
+    writeAt(fd, store.subarray(1), 1);
+    fs.fsyncSync(fd);
+    crashPoint('create.written');
+    writeAt(fd, store.subarray(0, 1), 0);
+    fs.fsyncSync(fd);
+  } catch (cause) {
+    try { fs.ftruncateSync(fd, 0); } catch { /* still an unfinished store: the next open starts again */ }
+    throw ioError(`cannot create the store ${realPath}`, cause);
+  }
+}
+
+function writeAt(fd: number, bytes: Uint8Array, offset: number): void {
+  for (let written = 0; written < bytes.length;) written += fs.writeSync(fd, bytes, written, bytes.length - written, offset + written);
 }

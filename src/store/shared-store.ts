@@ -17,7 +17,7 @@ import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
 import { StoreLock } from './lock.js';
-import { createStoreFile } from './create.js';
+import { createEmptyFile, initializeStore, isUnfinishedStore } from './create.js';
 import { upgradeStoreFile } from './upgrade.js';
 import { crashPoint } from './crash-points.js';
 import { openMarkOf } from './open-mark.js';
@@ -53,7 +53,7 @@ export class SharedStore {
       const [lockId, detail, fd] = native.acquire(realPath);
       if (lockId === 0) {
         if (detail === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
-          createStoreFile(realPath, null);
+          createEmptyFile(realPath); // made a store under its lock, below
           continue;
         }
         throw openError(realPath, detail);
@@ -76,10 +76,9 @@ export class SharedStore {
           return null;
         }
         size = fs.fstatSync(fd).size;
-        if (size === 0) {
-          createStoreFile(realPath, fd); // an empty file becomes a new store
-          native.setupLeave(lockId, 0, 1);
-          return null;
+        if (isUnfinishedStore(fd, size)) {
+          initializeStore(fd, realPath); // an empty file becomes a new store, in place
+          size = fs.fstatSync(fd).size;
         }
         if (checkBeforeMapping(fd, size) === 'upgrade') {
           upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
