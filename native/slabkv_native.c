@@ -9,9 +9,9 @@
  *    in a second worker; this file is Node-API and context-aware.)
  * 2. The mapping. Each thread maps the file once, MAP_SHARED, over the whole 1 GiB a store may reach: the address
  *    never moves, so a view made before the file grew stays valid. JavaScript sees it through ArrayBuffers that
- *    cover the part in use (touching pages past the end of the file would raise SIGBUS); a larger one is made when
- *    the file grows. unmap detaches every such ArrayBuffer (their views read as empty from then on, never as freed
- *    memory) and then unmaps, at close: not when the garbage collector gets to it.
+ *    end at the file's end (touching pages past the end of the file would raise SIGBUS); a larger one is made when
+ *    the file grows. unmap detaches every such ArrayBuffer the mapping ever handed out (their views read as empty
+ *    from then on, never as freed memory) and then unmaps, at close: not when the garbage collector gets to it.
  * 3. Thread liveness: every thread that loads this addon gets a unique token; the token is dead once the thread's
  *    environment is torn down. The store's lock word holds the owner's token, so a waiter can tell a dead owner.
  * 4. futex wait and wake on a word of a shared mapping: Atomics.wait works only on a SharedArrayBuffer.
@@ -66,6 +66,8 @@ typedef struct Mapping {
   uint32_t id;
   void* addr;
   size_t length;
+  napi_ref* views; /* weak references to every view made of it: unmap detaches each that is still alive */
+  size_t view_count;
 } Mapping;
 
 typedef struct ThreadState {
@@ -130,6 +132,7 @@ static void thread_cleanup(void* arg) {
   for (Mapping* m = ts->mappings; m;) {
     Mapping* next = m->next;
     munmap(m->addr, m->length);
+    free(m->views); /* the references themselves go with the environment */
     free(m);
     m = next;
   }
@@ -391,35 +394,42 @@ static napi_value view(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_value result;
-  if (napi_create_external_arraybuffer(env, m->addr, (size_t)length, NULL, NULL, &result) != napi_ok) {
+  napi_ref ref;
+  if (napi_create_external_arraybuffer(env, m->addr, (size_t)length, NULL, NULL, &result) != napi_ok ||
+      napi_create_reference(env, result, 0, &ref) != napi_ok) {
     napi_throw_error(env, NULL, "view: cannot create an ArrayBuffer over the mapping");
     return NULL;
   }
+  napi_ref* views = realloc(m->views, (m->view_count + 1) * sizeof *views);
+  if (!views) abort();
+  views[m->view_count++] = ref;
+  m->views = views;
   return result;
 }
 
-/* unmap(id, views): detaches every ArrayBuffer in views, then unmaps. */
+/* unmap(id): detaches every view of the mapping that is still alive (its typed arrays then read as empty, never
+   as unmapped memory), then unmaps. 0 or an errno. */
 static napi_value unmap_file(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  uint32_t id, count = 0;
-  if (!get_args(env, info, 2, argv) || !arg_u32(env, argv[0], &id)) return NULL;
-  if (napi_get_array_length(env, argv[1], &count) != napi_ok) {
-    napi_throw_type_error(env, NULL, "unmap: views must be an array");
-    return NULL;
-  }
+  napi_value argv[1];
+  uint32_t id;
+  if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &id)) return NULL;
   ThreadState* ts = thread_state(env);
   Mapping** p = &ts->mappings;
   while (*p && (*p)->id != id) p = &(*p)->next;
   if (!*p) { find_mapping(env, id); return NULL; } /* throws */
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value ab;
-    bool detached = false;
-    if (napi_get_element(env, argv[1], i, &ab) != napi_ok) continue;
-    if (napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached) napi_detach_arraybuffer(env, ab);
-  }
   Mapping* m = *p;
+  for (size_t i = 0; i < m->view_count; i++) {
+    napi_value ab = NULL;
+    bool detached = true;
+    if (napi_get_reference_value(env, m->views[i], &ab) == napi_ok && ab != NULL &&
+        napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached) {
+      napi_detach_arraybuffer(env, ab);
+    }
+    napi_delete_reference(env, m->views[i]);
+  }
   *p = m->next;
   int result = munmap(m->addr, m->length) == 0 ? 0 : errno;
+  free(m->views);
   free(m);
   return make_i32(env, result);
 }
@@ -462,7 +472,7 @@ static napi_value token_alive(napi_env env, napi_callback_info info) {
 static int32_t* word_at(napi_env env, napi_value buffer, uint32_t offset) {
   void* data = NULL;
   size_t length = 0;
-  if (napi_get_buffer_info(env, buffer, &data, &length) != napi_ok || offset % 4 != 0 || offset + 4 > length) {
+  if (napi_get_buffer_info(env, buffer, &data, &length) != napi_ok || offset % 4 != 0 || (size_t)offset + 4 > length) {
     napi_throw_range_error(env, NULL, "word offset outside the buffer or unaligned");
     return NULL;
   }

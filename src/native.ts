@@ -23,8 +23,8 @@ export interface NativeBinding {
   map(fd: number, length: number): number;
   /** An ArrayBuffer over the mapping's first length bytes. */
   view(mapping: number, length: number): ArrayBuffer;
-  /** Detaches the views and unmaps: 0 or an errno. */
-  unmap(mapping: number, views: ArrayBuffer[]): number;
+  /** Detaches every view the mapping handed out and unmaps: 0 or an errno. */
+  unmap(mapping: number): number;
   /** msync(MS_SYNC) of a range of the mapping: 0 or an errno. */
   sync(mapping: number, offset: number, length: number): number;
   threadToken(): number;

@@ -25,7 +25,6 @@ export class MappedFile implements Region {
   atomics!: Int32Array;
   punching: Punching = 'unknown';
   readonly #mapping: number;
-  readonly #views: ArrayBuffer[] = [];
 
   /** fd is the process's descriptor of the file, owned by the addon's file lock: this class never closes it. */
   constructor(readonly fd: number, readonly path: string, size: number) {
@@ -37,7 +36,6 @@ export class MappedFile implements Region {
 
   #view(length: number): void {
     const buffer = native.view(this.#mapping, length);
-    this.#views.push(buffer);
     this.bytes = Buffer.from(buffer);
     this.words = new Uint32Array(buffer);
     this.atomics = new Int32Array(buffer);
@@ -103,8 +101,7 @@ export class MappedFile implements Region {
 
   /** close detaches every view and unmaps the file. The descriptor stays with the file lock. */
   close(): void {
-    native.unmap(this.#mapping, this.#views);
-    this.#views.length = 0;
+    native.unmap(this.#mapping);
     this.bytes = Buffer.alloc(0);
     this.words = new Uint32Array(0);
     this.atomics = new Int32Array(0);
