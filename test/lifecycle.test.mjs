@@ -134,6 +134,23 @@ test('kill -9 of an idle writer: the same file opens without a rebuild; a copy o
   other.close();
 });
 
+test('a backup copied while the store was open and restored over the same file is rebuilt, not resumed', async () => {
+  const path = tmp.file('restored.slabkv');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [CHILD, 'hold-after-writes', path, '3000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  const backup = readFileSync(path);
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 1100)); // a restore some time after the last change
+  writeFileSync(path, backup); // same inode: the open mark still matches
+  const db = new DataStore(path);
+  assert.ok(db.stats().recovered, 'rebuilt: something else wrote the file after its last change');
+  assert.is(db.count, 3000);
+  assert.ok(db.verify().ok);
+  db.close();
+});
+
 test('process.exit() without close() leaves the file cleanly closed', () => {
   const path = tmp.file('exit.slabkv');
   const { status, events } = run(null, 'exit-without-close', path, '500');

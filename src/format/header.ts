@@ -92,6 +92,16 @@ export function writeOpenMark(bytes: Uint8Array, mark: OpenMark): void {
   view(bytes).setBigUint64(Header.openInode, mark.inode, true);
 }
 
+/** lastWriteAt is when the session that marked the file open last wrote it (ms since the epoch), or 0. */
+export function readLastWriteAt(words: Uint32Array): number {
+  return words[(Header.lastWriteAt + 4) >>> 2]! * 2 ** 32 + words[Header.lastWriteAt >>> 2]!;
+}
+
+export function writeLastWriteAt(words: Uint32Array, ms: number): void {
+  words[Header.lastWriteAt >>> 2] = ms % 2 ** 32;
+  words[(Header.lastWriteAt + 4) >>> 2] = Math.floor(ms / 2 ** 32);
+}
+
 /** clearOpenMark zeroes the open mark, as a cleanly closed file has it (the bytes are inside the checksum). */
 export function clearOpenMark(bytes: Uint8Array): void {
   bytes.fill(0, Header.openBootId, Header.openInode + 8);

@@ -14,12 +14,14 @@
  *
  * Other processes never reach this word: the OS file lock (native.acquire) keeps them out.
  */
-import { Header, LOCK_WAITERS } from '../format/layout.js';
+import { Header, LOCK_WAITERS, STATE_OPEN } from '../format/layout.js';
+import { writeLastWriteAt } from '../format/header.js';
 import { native } from '../native.js';
 import { DataStoreError } from '../errors.js';
 import type { MappedFile } from './mapped-file.js';
 
 const WORD = Header.lockWord >>> 2;
+const STATE = Header.state >>> 2;
 const SLEEP_MS = 50;
 const token = native.threadToken();
 
@@ -56,7 +58,13 @@ export class StoreLock {
     }
   }
 
+  /**
+   * leave releases the lock. In a file marked open it first notes the time in lastWriteAt: whatever was written
+   * under the lock (the lock word itself, at least) was written before it, which is what lets a later opener tell
+   * the writer's own writes from someone else's (spec section 10, the open mark).
+   */
   leave(): void {
+    if (this.file.words[STATE] === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
     const previous = Atomics.exchange(this.file.atomics, WORD, 0);
     if ((previous & LOCK_WAITERS) !== 0) native.wake(this.file.bytes, Header.lockWord);
   }
@@ -69,6 +77,7 @@ export class StoreLock {
   /** reset clears a lock word left in the file by a process that crashed; only the first opener calls it. */
   reset(): void {
     Atomics.store(this.file.atomics, WORD, 0);
+    if (this.file.words[STATE] === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
   }
 }
 

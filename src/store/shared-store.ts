@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, isVersion1, openMarkIs,
-  readU32, writeOpenMark,
+  readLastWriteAt, readU32, writeLastWriteAt, writeOpenMark,
 } from '../format/header.js';
 import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
@@ -27,6 +27,8 @@ const SEQUENCE = H(Header.sequence);
 const openStores = new Map<string, SharedStore>();
 /** How often open starts over when the file it locked was replaced (a store created in its place) meanwhile. */
 const OPEN_ATTEMPTS = 8;
+/** How far a file's ctime may pass its last change (timestamp granularity) before a write by another is assumed. */
+const CTIME_SLACK_MS = 1000;
 
 export class SharedStore {
   handles = 1;
@@ -121,7 +123,7 @@ export class SharedStore {
     w[H(Header.ownerPid)] = process.pid;
     w[H(Header.busy)] = BUSY_IDLE;
     if ((w[SEQUENCE]! & 1) !== 0) w[SEQUENCE] = w[SEQUENCE]! + 1;
-    this.lock.reset();
+    this.lock.reset(); // and, in a file left open, notes these writes in lastWriteAt
   }
 
   /**
@@ -133,6 +135,12 @@ export class SharedStore {
     const bytes = this.file.bytes;
     if (this.file.words[H(Header.busy)] !== BUSY_IDLE || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
     if (checkHeaderBounds(bytes, sizeOnDisk) !== null) return false;
+    // The mark names this boot and this inode, but a backup copied while the store was open and restored over the
+    // same file (or into a reused inode) would match it too. Restoring writes the file, which moves its ctime past
+    // lastWriteAt; the writer's own writes through the mapping never do: each release of the lock notes the time
+    // after them, and the kernel sets ctime at a mapped page's first write.
+    const lastWriteAt = readLastWriteAt(this.file.words);
+    if (lastWriteAt === 0 || fs.fstatSync(this.file.fd).ctimeMs > lastWriteAt + CTIME_SLACK_MS) return false;
     try {
       this.table.checkIndex();
       return true;
@@ -256,6 +264,7 @@ export class SharedStore {
     this.file.flush();
     crashPoint('seal.flushed');
     clearOpenMark(this.file.bytes);
+    writeLastWriteAt(w, 0);
     w[SEQUENCE] = 0; // a closed file has its run-time fields at zero
     crashPoint('seal.unmarked');
     w[H(Header.checksum)] = closedChecksum(this.file.bytes);
