@@ -254,13 +254,15 @@ export class SharedStore {
   }
 
   /**
-   * #seal marks the file cleanly closed: every page to disk, then the open mark cleared, the closed checksum, and
-   * last the state, each a store the next opener reads whole; then the header page to disk. Lock held.
+   * #seal marks the file cleanly closed: the unused tail's blocks given back, every page to disk, then the open
+   * mark cleared, the closed checksum, and last the state, each a store the next opener reads whole; then the
+   * header page to disk. Lock held.
    */
   #seal(): void {
     const w = this.file.words;
     w[H(Header.ownerPid)] = 0;
     if (w[H(Header.state)] !== STATE_OPEN) return;
+    this.table.heap.releaseTail();
     this.file.flush();
     crashPoint('seal.flushed');
     clearOpenMark(this.file.bytes);

@@ -226,6 +226,7 @@ export class Heap {
     const start = this.header(Header.heapEnd);
     const end = start + slabCount * SLAB_SIZE;
     if (end > this.file.size) this.growFor(end);
+    else this.file.reserve(start, slabCount * SLAB_SIZE); // the tail may have been given back at a close
     this.writeSpanHeader(start, kind, slabCount, param);
     this.setHeader(Header.heapEnd, end);
     return start;
@@ -239,6 +240,15 @@ export class Heap {
     this.writeSpanHeader(offset, SPAN_FREE, slabCount, this.header(Header.freeSpanHead));
     this.setHeader(Header.freeSpanHead, offset);
     if (punch) this.file.release(offset + FREE_SPAN_KEPT, slabCount * SLAB_SIZE - FREE_SPAN_KEPT);
+  }
+
+  /**
+   * releaseTail gives back the blocks of the file past heapEnd, grown ahead of need and not yet used: the file
+   * keeps its length, and allocSpan reserves them again before it uses them.
+   */
+  releaseTail(): void {
+    const heapEnd = this.header(Header.heapEnd);
+    if (this.file.size > heapEnd) this.file.release(heapEnd, this.file.size - heapEnd);
   }
 
   private checkFreeSpan(span: number, steps: number): void {
