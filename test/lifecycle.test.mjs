@@ -16,6 +16,7 @@ const format = createRequire(import.meta.url)('slabkv/format');
 const tmp = scratch();
 test.after(() => tmp.remove());
 const CHILD = fileURLToPath(new URL('./lifecycle-child.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
 
 /** run runs the child with a crash point armed; returns the signal it died of and the changes it acknowledged. */
 function run(crashPoint, ...args) {
@@ -120,6 +121,10 @@ test('kill -9 of an idle writer: the same file opens without a rebuild; a copy o
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
   assert.is(state(path), format.STATE_OPEN);
+  // The open mark names this boot, as slabkv inspect shows it.
+  const inspect = spawnSync(process.execPath, [CLI, 'inspect', '--file', path], { encoding: 'utf8' });
+  const bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  assert.match(inspect.stdout, new RegExp(`openBootId +${bootId}`));
 
   const db = new DataStore(path);
   assert.is(db.stats().recovered, null, 'no rebuild: the OS kept every write');

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import { DataStoreError, ioError } from '../errors.js';
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, HEADER_SIZE, Header,
+  BOOT_ID_SIZE, BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, HEADER_SIZE, Header,
   MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
   SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
@@ -63,6 +63,21 @@ function describeHeaderField(name: string, value: number): string {
   }
 }
 
+/** Header fields wider than a u32 (spec section 4): the open mark. */
+const WIDE_FIELDS: Record<string, number> = { openBootId: BOOT_ID_SIZE, openDevice: 8, openInode: 8, lastWriteAt: 8 };
+
+/** formatBootId prints a boot id as /proc/sys/kernel/random/boot_id does. */
+function formatBootId(raw: Buffer): string {
+  const hexText = raw.toString('hex');
+  return [hexText.slice(0, 8), hexText.slice(8, 12), hexText.slice(12, 16), hexText.slice(16, 20), hexText.slice(20)].join('-');
+}
+
+function describeWideField(name: string, value: bigint): string {
+  if (value === 0n) return '0';
+  if (name === 'lastWriteAt') return `${value} (${new Date(Number(value)).toISOString()})`;
+  return String(value);
+}
+
 export function inspectHeader(file: FileBytes): string[] {
   const header = file.read(0, HEADER_SIZE);
   const lines = ['header (spec/FORMAT.md section 4)'];
@@ -71,10 +86,14 @@ export function inspectHeader(file: FileBytes): string[] {
   if (!magicOk || header.length < HEADER_SIZE) return lines;
   const fields = Object.entries(Header).filter(([name]) => name !== 'magic' && name !== 'classTable').sort((a, b) => a[1] - b[1]);
   for (const [name, offset] of fields) {
-    const value = header.readUInt32LE(offset);
-    let meaning = describeHeaderField(name, value);
+    const width = WIDE_FIELDS[name] ?? 4;
+    const raw = header.subarray(offset, offset + width);
+    let meaning: string;
+    if (name === 'openBootId') meaning = raw.every((b) => b === 0) ? 'none' : formatBootId(raw);
+    else if (width === 8) meaning = describeWideField(name, header.readBigUInt64LE(offset));
+    else meaning = describeHeaderField(name, header.readUInt32LE(offset));
     if (name === 'checksum' && header.readUInt32LE(Header.state) === 0) meaning += header.readUInt32LE(Header.checksum) === headerChecksum(header) ? ' (matches)' : ` (DOES NOT MATCH: computed ${hex(headerChecksum(header))})`;
-    lines.push(row(offset, header.subarray(offset, offset + 4), name, meaning));
+    lines.push(row(offset, raw, name, meaning));
   }
   lines.push('', `size classes (offset ${Header.classTable}, ${CLASS_ENTRY_SIZE} bytes each: chunkSize, partialHead, spanSlabs)`);
   const count = Math.min(header.readUInt32LE(Header.classCount), CHUNK_SIZES.length);
