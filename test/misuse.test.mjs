@@ -1,7 +1,9 @@
 // Misuse a real user makes (issue 11): each gets a clear DataStoreError, never a hang, a raw TypeError or silent loss.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
 import { scratch, throwsCode } from './helpers.mjs';
@@ -157,6 +159,13 @@ test('a damaged store closed without repair is not rebuilt on close: the next se
   assert.is(again.repair().records, 20);
   again.create('new', { a: 1 });
   again.close();
+});
+
+test('a path that ends in a slash names a folder: FILE_INVALID, and no file is made', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'slabkv-slash-'));
+  throwsCode(() => new DataStore(join(dir, 'x.slabkv') + '/'), 'FILE_INVALID');
+  assert.equal(readdirSync(dir), []);
+  rmSync(dir, { recursive: true });
 });
 
 test.run();

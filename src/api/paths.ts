@@ -40,6 +40,8 @@ export function resolveStoreFile(given: string): string {
   if (typeof given !== 'string' || given.length === 0) {
     throw new DataStoreError('OPTION_INVALID', 'path must be a non-empty string');
   }
+  // path.resolve would drop a trailing slash, and so open a file where the caller named a folder.
+  if (given.endsWith('/') || given.endsWith(path.sep)) throw new DataStoreError('FILE_INVALID', `${given} names a folder, not a slabkv file`);
   const absolute = path.resolve(given);
   try {
     return fs.realpathSync.native(absolute);
