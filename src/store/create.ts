@@ -90,6 +90,8 @@ export function syncFolder(folder: string): void {
 export function isUnfinishedStore(fd: number, size: number): boolean {
   if (size === 0) return true;
   if (size > NEW_FILE_SIZE) return false;
+  const first = Buffer.alloc(1);
+  if (fs.readSync(fd, first, 0, 1, 0) !== 1 || first[0] !== 0) return false; // the common case: a store, or foreign
   const bytes = Buffer.alloc(size);
   for (let read = 0; read < size;) {
     const n = fs.readSync(fd, bytes, read, size - read, read);
@@ -97,7 +99,6 @@ export function isUnfinishedStore(fd: number, size: number): boolean {
     read += n;
   }
   const store = newStoreImage();
-  if (bytes[0] !== 0) return false;
   for (let i = 1; i < size; i++) if (bytes[i] !== 0 && bytes[i] !== store[i]) return false;
   return true;
 }
