@@ -43,7 +43,7 @@ class MemoryRegion implements Region {
   }
 
   reserve(): void { /* memory is always there */ }
-  release(): void { /* nothing to give back before the file exists */ }
+  release(): boolean { return false; /* nothing to give back before the file exists */ }
 }
 
 let image: Buffer | undefined;

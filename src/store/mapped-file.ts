@@ -76,12 +76,13 @@ export class MappedFile implements Region {
     if (err !== 0) throw ioError(`cannot allocate ${length} bytes at ${offset} of ${this.path}`, errnoError(err, 'posix_fallocate'));
   }
 
-  release(offset: number, length: number): void {
-    if (this.punching === 'unsupported') return;
+  release(offset: number, length: number): boolean {
+    if (this.punching === 'unsupported') return false;
     const err = native.punch(this.fd, offset, length);
     if (err === 0) this.punching = 'supported';
     else if (err === os.constants.errno.EOPNOTSUPP || err === os.constants.errno.ENOSYS) this.punching = 'unsupported';
     // Any other failure keeps the blocks: the space is still the store's, only not given back this time.
+    return err === 0;
   }
 
   /** flush writes the mapped pages to the file (msync) and waits for the disk. */

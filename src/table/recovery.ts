@@ -94,6 +94,9 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   // The caller clears busy once the rebuilt store is in use.
   heap.setHeader(Header.busy, 1);
   heap.setHeader(Header.fileSize, fileSize);
+  // The tail past heapEnd is zero in a sound file, but a crash can leave there what a lost session wrote (its
+  // header page older than its data pages): clear it before anything is built there (allocTable counts on it).
+  if (fileSize > heapEnd && !file.release(heapEnd, fileSize - heapEnd)) file.bytes.fill(0, heapEnd, fileSize);
   for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, span.slabCount, span.param);
 
   for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setPartialHead(c, 0);

@@ -21,10 +21,11 @@ export interface Region {
    */
   reserve(offset: number, length: number): void;
   /**
-   * release gives a range's blocks back to the file system (a hole: it reads as zeros, the file keeps its length).
-   * Best effort: a file system that cannot punch holes keeps the blocks, and the region remembers it (punching).
+   * release gives a range's blocks back to the file system (a hole: it reads as zeros, the file keeps its length)
+   * and returns true; false when it could not (best effort: a file system that cannot punch holes keeps the blocks,
+   * and the region remembers it in punching), in which case the range holds what it held.
    */
-  release(offset: number, length: number): void;
+  release(offset: number, length: number): boolean;
   /** punching: 'supported' once a release worked, 'unsupported' once the file system refused one, else 'unknown'. */
   readonly punching: Punching;
 }

@@ -80,12 +80,14 @@ export class Table {
   }
 
   /**
-   * allocTable takes a span for an empty bucket array and clears it. Space past heapEnd is not assumed to be zero:
-   * after a crash it can hold what a later session wrote there before the header that recorded it was lost.
+   * allocTable takes a span for an empty bucket array. A reused FREE span is cleared; space from heapEnd is zero
+   * already (new file space is, recovery zeroes the tail before it builds anything, and heapEnd never moves
+   * down), so doubling a large array costs no pass over it.
    */
   private allocTable(capacity: number): number {
+    const heapEnd = this.header(Header.heapEnd);
     const span = this.heap.allocSpan(slabsForTable(capacity), SPAN_TABLE, capacity);
-    this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
+    if (span < heapEnd) this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
     return span;
   }
 
