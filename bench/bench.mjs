@@ -365,6 +365,10 @@ function report(r, started) {
   goal(s.readText >= 3 * s.read, `readText ≥ 3× read: ${ratio(s.readText, s.read)}`);
   const lifecycleLines = lifecycleReport(r.lifecycle, goal);
   const parallelLines = parallelReport(r.parallel, goal, fmt);
+  const f = r.fill;
+  goal(f.large.ofCap >= 0.95, `16 KiB values fill ≥ 95% of a ${mb(f.large.fileBytes)} store at STORE_FULL: ${(f.large.ofCap * 100).toFixed(1)}% (${f.large.count} values)`);
+  goal(f.mixed.ofCap.every((x) => x >= 0.85), `values of 20 B to 12 KB (log-uniform) at STORE_FULL of a 64 MiB store, new and after three rounds of churn: ≥ 85% of the cap is live key and value bytes: ${f.mixed.ofCap.map((x) => (x * 100).toFixed(1) + '%').join(', ')}`);
+  goal(f.deleteAll.closed < f.deleteAll.peak / 10, `after deleting every key (30,000 values of 500 B) and closing, the file's blocks are < 10% of their peak: ${(f.deleteAll.closed / f.deleteAll.peak * 100).toFixed(1)}% (${(f.deleteAll.after / f.deleteAll.peak * 100).toFixed(1)}% while still open)`);
   goal(r.startup.first < 40, `require('slabkv'), open a new store, one create, one read, close, in a new process, under 40 ms: ${r.startup.first.toFixed(1)} ms`);
   goal(r.startup.get < 100, `\`slabkv get\` in a new process under 100 ms: ${r.startup.get.toFixed(0)} ms (\`node -e 0\` takes ${r.startup.bare.toFixed(0)} ms)`);
   lines.push('');
