@@ -49,6 +49,16 @@ export function setPartialHead(words: Uint32Array, sizeClass: number, span: numb
   words[(classEntryAt(sizeClass) + ClassEntry.partialHead) >>> 2] = span;
 }
 
+/** classChunkSize is the chunk size the class table gives a size class (fixed by the format: CHUNK_SIZES). */
+export function classChunkSize(words: Uint32Array, sizeClass: number): number {
+  return words[(classEntryAt(sizeClass) + ClassEntry.chunkSize) >>> 2]!;
+}
+
+/** classSpanSlabs is the span length the class table gives a size class (fixed by the format: SPAN_SLABS). */
+export function classSpanSlabs(words: Uint32Array, sizeClass: number): number {
+  return words[(classEntryAt(sizeClass) + ClassEntry.spanSlabs) >>> 2]!;
+}
+
 // ---- spans ----
 
 /** slabStart is the start of the slab that holds offset (an offset in the heap). */
