@@ -13,6 +13,7 @@ import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CH
 import { keyHash } from '../format/record.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
+import { wordOf as H } from '../format/fields.js'; // a header field's index in the u32 view
 import { SharedStore } from '../store/shared-store.js';
 import { crashPoint } from '../store/crash-points.js';
 import { reentrantCall } from '../store/lock.js';
@@ -23,7 +24,6 @@ import {
   checkKey, checkOptionObject, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type Expiry, type JsonObject,
 } from './validate.js';
 
-const H = (field: number): number => field >>> 2;
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
 const SCAN_SLABS = 4;
 /** Buckets examined for expired records per change: reclaims expired space at a bounded cost per write. */

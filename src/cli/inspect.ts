@@ -6,12 +6,17 @@
 import * as fs from 'node:fs';
 import { DataStoreError, ioError } from '../errors.js';
 import {
-  BOOT_ID_SIZE, BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, HEADER_SIZE, Header,
-  MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
+  BOOT_ID_SIZE, BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, HEADER_SIZE, Header,
+  Free, MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
   SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { hex, headerChecksum } from '../format/header.js';
-import { keyHash, recordChecksum, spanChecksum } from '../format/record.js';
+import { keyHash, readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
+import {
+  bucketAt, bucketHash, bucketRecord, bucketSlot, chunkAt, chunkIndex, classChunkSize, classEntryAt, classSpanSlabs,
+  freeNext, headerField, keyLength, keyStart, partialHead, recordState, recordStoredChecksum, slabIndex, slabStart,
+  spanKind, spanParam, spanSlabCount, spanStoredChecksum, tableEnd, valueLength, wordsOf,
+} from '../format/fields.js';
 
 /**
  * A window on the file: reads ranges on demand, never more than it is asked for. Bytes past the end of the file
@@ -28,11 +33,14 @@ class FileBytes {
   pastEnd(offset: number, length: number): boolean {
     return offset + length > this.size;
   }
-  u32(offset: number): number {
-    const b = this.read(offset, 4);
-    return b.length === 4 ? b.readUInt32LE(0) : 0;
+  /** words reads length bytes (a multiple of 4) at offset as u32 words, to decode with the src/format accessors at 0. */
+  words(offset: number, length: number): Uint32Array {
+    return wordsOf(this.read(offset, length));
   }
 }
+
+/** The bytes of a field: its raw column in a row. */
+const bytesOf = (bytes: Buffer, field: number, width = 4): Buffer => bytes.subarray(field, field + width);
 
 const KINDS: Record<number, string> = { [SPAN_RECORDS]: 'RECORDS', [SPAN_TABLE]: 'TABLE', [SPAN_FREE]: 'FREE' };
 
@@ -82,42 +90,47 @@ export function inspectHeader(file: FileBytes): string[] {
   const header = file.read(0, HEADER_SIZE);
   const lines = ['header (spec/FORMAT.md section 4)'];
   const magicOk = MAGIC.every((b, i) => header[i] === b);
-  lines.push(row(0, header.subarray(0, 16), 'magic', magicOk ? 'slabkv' : 'NOT a slabkv file'));
+  lines.push(row(Header.magic, bytesOf(header, Header.magic, MAGIC.length), 'magic', magicOk ? 'slabkv' : 'NOT a slabkv file'));
   if (!magicOk || header.length < HEADER_SIZE) return lines;
+  const words = wordsOf(header);
   const fields = Object.entries(Header).filter(([name]) => name !== 'magic' && name !== 'classTable').sort((a, b) => a[1] - b[1]);
   for (const [name, offset] of fields) {
     const width = WIDE_FIELDS[name] ?? 4;
-    const raw = header.subarray(offset, offset + width);
+    const bytes = bytesOf(header, offset, width);
     let meaning: string;
-    if (name === 'openBootId') meaning = raw.every((b) => b === 0) ? 'none' : formatBootId(raw);
+    if (name === 'openBootId') meaning = bytes.every((b) => b === 0) ? 'none' : formatBootId(bytes);
     else if (width === 8) meaning = describeWideField(name, header.readBigUInt64LE(offset));
-    else meaning = describeHeaderField(name, header.readUInt32LE(offset));
-    if (name === 'checksum' && header.readUInt32LE(Header.state) === 0) meaning += header.readUInt32LE(Header.checksum) === headerChecksum(header) ? ' (matches)' : ` (DOES NOT MATCH: computed ${hex(headerChecksum(header))})`;
-    lines.push(row(offset, raw, name, meaning));
+    else meaning = describeHeaderField(name, headerField(words, offset));
+    if (name === 'checksum' && headerField(words, Header.state) === 0) meaning += headerField(words, Header.checksum) === headerChecksum(header) ? ' (matches)' : ` (DOES NOT MATCH: computed ${hex(headerChecksum(header))})`;
+    lines.push(row(offset, bytes, name, meaning));
   }
   lines.push('', `size classes (offset ${Header.classTable}, ${CLASS_ENTRY_SIZE} bytes each: chunkSize, partialHead, spanSlabs)`);
-  const count = Math.min(header.readUInt32LE(Header.classCount), CHUNK_SIZES.length);
+  const count = Math.min(headerField(words, Header.classCount), CHUNK_SIZES.length);
   for (let c = 0; c < count; c++) {
-    const at = Header.classTable + c * CLASS_ENTRY_SIZE;
-    const partial = header.readUInt32LE(at + ClassEntry.partialHead);
-    lines.push(row(at, header.subarray(at, at + CLASS_ENTRY_SIZE), `class ${c}`, `chunk ${header.readUInt32LE(at + ClassEntry.chunkSize)} bytes, spans of ${header.readUInt32LE(at + ClassEntry.spanSlabs)} slabs, partial list ${partial === 0 ? 'empty' : 'starts at ' + hex(partial)}`));
+    const at = classEntryAt(c);
+    const partial = partialHead(words, c);
+    lines.push(row(at, bytesOf(header, at, CLASS_ENTRY_SIZE), `class ${c}`, `chunk ${classChunkSize(words, c)} bytes, spans of ${classSpanSlabs(words, c)} slabs, partial list ${partial === 0 ? 'empty' : 'starts at ' + hex(partial)}`));
   }
-  lines.push('', `file: ${file.size} bytes; heap ${HEADER_SIZE}..${header.readUInt32LE(Header.heapEnd)} (${(header.readUInt32LE(Header.heapEnd) - HEADER_SIZE) / SLAB_SIZE} slabs)`);
+  const heapEnd = headerField(words, Header.heapEnd);
+  lines.push('', `file: ${file.size} bytes; heap ${HEADER_SIZE}..${heapEnd} (${(heapEnd - HEADER_SIZE) / SLAB_SIZE} slabs)`);
   return lines;
 }
 
 function inspectSpanHeader(file: FileBytes, span: number): string[] {
   const bytes = file.read(span, SLAB_HEADER_SIZE);
-  const kind = bytes.readUInt32LE(Span.kind);
-  const ok = bytes.readUInt32LE(Span.checksum) === spanChecksum(bytes, 0);
+  const w = wordsOf(bytes);
+  const kind = spanKind(w, 0);
+  const param = spanParam(w, 0);
+  const ok = spanStoredChecksum(w, 0) === spanChecksum(bytes, 0);
   const lines = [
-    row(span + Span.kind, bytes.subarray(0, 4), 'kind', `${KINDS[kind] ?? 'unknown'} ("${bytes.toString('latin1', 0, 4)}")`),
-    row(span + Span.slabCount, bytes.subarray(4, 8), 'slabCount', String(bytes.readUInt32LE(Span.slabCount))),
-    row(span + Span.param, bytes.subarray(8, 12), 'param', kind === SPAN_RECORDS ? `size class ${bytes.readUInt32LE(8)} (${CHUNK_SIZES[bytes.readUInt32LE(8)] ?? '?'}-byte chunks)` : kind === SPAN_TABLE ? `${bytes.readUInt32LE(8)} buckets` : `next free span ${hex(bytes.readUInt32LE(8))}`),
-    row(span + Span.checksum, bytes.subarray(12, 16), 'checksum', `${hex(bytes.readUInt32LE(12))} ${ok ? '(matches)' : '(DOES NOT MATCH)'}`),
+    row(span + Span.kind, bytesOf(bytes, Span.kind), 'kind', `${KINDS[kind] ?? 'unknown'} ("${bytesOf(bytes, Span.kind).toString('latin1')}")`),
+    row(span + Span.slabCount, bytesOf(bytes, Span.slabCount), 'slabCount', String(spanSlabCount(w, 0))),
+    row(span + Span.param, bytesOf(bytes, Span.param), 'param', kind === SPAN_RECORDS ? `size class ${param} (${CHUNK_SIZES[param] ?? '?'}-byte chunks)` : kind === SPAN_TABLE ? `${param} buckets` : `next free span ${hex(param)}`),
+    row(span + Span.checksum, bytesOf(bytes, Span.checksum), 'checksum', `${hex(spanStoredChecksum(w, 0))} ${ok ? '(matches)' : '(DOES NOT MATCH)'}`),
   ];
   if (kind === SPAN_RECORDS) {
-    for (const [name, offset] of Object.entries(Slab)) lines.push(row(span + offset, bytes.subarray(offset, offset + 4), name, String(bytes.readUInt32LE(offset))));
+    // Every field of the RECORDS span's allocation state, in layout order: a dump, so read generically.
+    for (const [name, offset] of Object.entries(Slab)) lines.push(row(span + offset, bytesOf(bytes, offset), name, String(bytes.readUInt32LE(offset))));
   }
   return lines;
 }
@@ -125,37 +138,41 @@ function inspectSpanHeader(file: FileBytes, span: number): string[] {
 function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string[] {
   if (file.pastEnd(chunk, RECORD_HEADER_SIZE)) return [`    ${hex(chunk)} is past the end of the ${file.size}-byte file: the pointer to it is damaged`];
   const bytes = file.read(chunk, chunkSize);
-  const state = bytes.readUInt32LE(Record.state);
+  const w = wordsOf(bytes); // the chunk's own bytes: its fields are read at offset 0
+  const state = recordState(w, 0);
   if (state !== RECORD_LIVE) {
-    return [row(chunk, bytes.subarray(0, 4), 'state', `${state}: free chunk`), row(chunk + 4, bytes.subarray(4, 8), 'next free', hex(bytes.readUInt32LE(4)))];
+    return [row(chunk + Record.state, bytesOf(bytes, Record.state), 'state', `${state}: free chunk`), row(chunk + Free.next, bytesOf(bytes, Free.next), 'next free', hex(freeNext(w, 0)))];
   }
-  const keyLength = bytes.readUInt16LE(Record.keyLength);
-  const valueLength = bytes.readUInt32LE(Record.valueLength);
-  const fits = RECORD_HEADER_SIZE + keyLength + valueLength <= chunkSize;
-  const checksumOk = fits && bytes.readUInt32LE(Record.checksum) === recordChecksum(bytes, 0, keyLength, valueLength);
-  const expires = bytes.readUInt32LE(Record.expiresHigh) * 2 ** 32 + bytes.readUInt32LE(Record.expiresLow);
+  const keyBytes = keyLength(w, 0);
+  const valueBytes = valueLength(w, 0);
+  const fits = RECORD_HEADER_SIZE + keyBytes + valueBytes <= chunkSize;
+  const checksumOk = fits && recordStoredChecksum(w, 0) === recordChecksum(bytes, 0, keyBytes, valueBytes);
+  const expires = readExpiresAt(w, 0);
+  const index = slabIndex(w, 0);
   const lines = [
-    row(chunk, bytes.subarray(0, 4), 'state', '1: live record'),
-    row(chunk + 4, bytes.subarray(4, 8), 'checksum', `${hex(bytes.readUInt32LE(4))} ${checksumOk ? '(matches)' : '(DOES NOT MATCH)'}`),
-    row(chunk + 8, bytes.subarray(8, 16), 'expiresAt', expires === 0 ? '0: never' : `${expires} = ${new Date(expires).toISOString()}${expires <= Date.now() ? ' (expired)' : ''}`),
-    row(chunk + 16, bytes.subarray(16, 18), 'keyLength', String(keyLength)),
-    row(chunk + 18, bytes.subarray(18, 20), 'slabIndex', `${bytes.readUInt16LE(18)}: the record starts in slab ${bytes.readUInt16LE(18)} of its span`),
-    row(chunk + 20, bytes.subarray(20, 24), 'valueLength', String(valueLength)),
+    row(chunk + Record.state, bytesOf(bytes, Record.state), 'state', '1: live record'),
+    row(chunk + Record.checksum, bytesOf(bytes, Record.checksum), 'checksum', `${hex(recordStoredChecksum(w, 0))} ${checksumOk ? '(matches)' : '(DOES NOT MATCH)'}`),
+    row(chunk + Record.expiresLow, bytesOf(bytes, Record.expiresLow, 8), 'expiresAt', expires === 0 ? '0: never' : `${expires} = ${new Date(expires).toISOString()}${expires <= Date.now() ? ' (expired)' : ''}`),
+    row(chunk + Record.keyLength, bytesOf(bytes, Record.keyLength, 2), 'keyLength', String(keyBytes)),
+    row(chunk + Record.slabIndex, bytesOf(bytes, Record.slabIndex, 2), 'slabIndex', `${index}: the record starts in slab ${index} of its span`),
+    row(chunk + Record.valueLength, bytesOf(bytes, Record.valueLength), 'valueLength', String(valueBytes)),
   ];
   if (!fits) return [...lines, '    lengths run past the chunk: damaged record'];
-  lines.push(`key (${keyLength} bytes): ${JSON.stringify(bytes.toString('utf8', 24, 24 + keyLength))}`);
-  lines.push(...dumpBytes(chunk + 24, bytes.subarray(24, 24 + keyLength)));
-  lines.push(`value (${valueLength} bytes of JSON):`);
-  lines.push(...dumpBytes(chunk + 24 + keyLength, bytes.subarray(24 + keyLength, 24 + keyLength + Math.min(valueLength, 256))));
-  if (valueLength > 256) lines.push(`    … ${valueLength - 256} more bytes`);
+  const key = keyStart(0);
+  const value = key + keyBytes;
+  lines.push(`key (${keyBytes} bytes): ${JSON.stringify(bytes.toString('utf8', key, key + keyBytes))}`);
+  lines.push(...dumpBytes(chunk + key, bytes.subarray(key, key + keyBytes)));
+  lines.push(`value (${valueBytes} bytes of JSON):`);
+  lines.push(...dumpBytes(chunk + value, bytes.subarray(value, value + Math.min(valueBytes, 256))));
+  if (valueBytes > 256) lines.push(`    … ${valueBytes - 256} more bytes`);
   return lines;
 }
 
 /** findSpan walks the span headers to the span that holds offset. */
 function findSpan(file: FileBytes, offset: number): number {
-  const heapEnd = file.u32(Header.heapEnd);
+  const heapEnd = headerField(file.words(0, HEADER_SIZE), Header.heapEnd);
   for (let span = HEADER_SIZE; span < heapEnd;) {
-    const count = file.u32(span + Span.slabCount);
+    const count = spanSlabCount(file.words(span, SPAN_HEADER_SIZE), 0);
     if (count < 1) return -1;
     if (offset < span + count * SLAB_SIZE) return span;
     span += count * SLAB_SIZE;
@@ -173,21 +190,22 @@ export function inspectOffset(file: FileBytes, offset: number): string[] {
     return [`${hex(offset)} is in the header, field ${field[0]}`, ...inspectHeader(file).filter((line) => line.includes(` ${field[0]} `))];
   }
   const span = findSpan(file, offset);
-  if (span < 0) return [`${hex(offset)} is past heapEnd (${hex(file.u32(Header.heapEnd))}): space not in use`];
-  const kind = file.u32(span + Span.kind);
+  if (span < 0) return [`${hex(offset)} is past heapEnd (${hex(headerField(file.words(0, HEADER_SIZE), Header.heapEnd))}): space not in use`];
+  const spanWords = file.words(span, SPAN_HEADER_SIZE);
+  const kind = spanKind(spanWords, 0);
   const lines = [`${hex(offset)} is in the ${KINDS[kind] ?? 'unknown'} span at ${hex(span)}`, ...inspectSpanHeader(file, span)];
-  if (file.pastEnd(span, file.u32(span + Span.slabCount) * SLAB_SIZE)) lines.push(`    the span runs past the end of the ${file.size}-byte file (bytes there read as zeros): the file is damaged`);
+  if (file.pastEnd(span, spanSlabCount(spanWords, 0) * SLAB_SIZE)) lines.push(`    the span runs past the end of the ${file.size}-byte file (bytes there read as zeros): the file is damaged`);
   if (kind === SPAN_RECORDS && offset >= span + SLAB_HEADER_SIZE) {
-    const sizeClass = file.u32(span + Span.param);
+    const sizeClass = spanParam(spanWords, 0);
     const size = CHUNK_SIZES[sizeClass];
-    if (size === undefined || SPAN_SLABS[sizeClass] !== file.u32(span + Span.slabCount)) return lines;
-    const index = Math.floor((offset - span - SLAB_HEADER_SIZE) / size);
+    if (size === undefined || SPAN_SLABS[sizeClass] !== spanSlabCount(spanWords, 0)) return lines;
+    const index = Math.floor(chunkIndex(span, sizeClass, offset));
     if (index >= chunksPerSpan(sizeClass)) return [...lines, 'past the last chunk of the span: unused bytes'];
-    const chunk = span + SLAB_HEADER_SIZE + index * size;
+    const chunk = chunkAt(span, sizeClass, index);
     lines.push('', `chunk ${index} of the span, at ${hex(chunk)} (${size} bytes)`, ...inspectChunk(file, chunk, size));
   } else if (kind === SPAN_TABLE && offset >= span + SPAN_HEADER_SIZE) {
-    const slot = Math.floor((offset - span - SPAN_HEADER_SIZE) / BUCKET_SIZE);
-    const at = span + SPAN_HEADER_SIZE + slot * BUCKET_SIZE;
+    const slot = Math.floor(bucketSlot(span, offset));
+    const at = bucketAt(span, slot);
     lines.push('', `bucket ${slot} at ${hex(at)}`, ...inspectBucket(file, at));
   }
   return lines;
@@ -195,10 +213,11 @@ export function inspectOffset(file: FileBytes, offset: number): string[] {
 
 function inspectBucket(file: FileBytes, at: number): string[] {
   const bytes = file.read(at, BUCKET_SIZE);
-  const record = bytes.readUInt32LE(Bucket.recordOffset);
+  const w = wordsOf(bytes);
+  const record = bucketRecord(w, 0)!;
   return [
-    row(at + Bucket.recordOffset, bytes.subarray(0, 4), 'recordOffset', record === BUCKET_EMPTY ? '0: empty' : record === BUCKET_MOVED ? '1: moved to the new array' : hex(record)),
-    row(at + Bucket.hash, bytes.subarray(4, 8), 'hash', hex(bytes.readUInt32LE(Bucket.hash))),
+    row(at + Bucket.recordOffset, bytesOf(bytes, Bucket.recordOffset), 'recordOffset', record === BUCKET_EMPTY ? '0: empty' : record === BUCKET_MOVED ? '1: moved to the new array' : hex(record)),
+    row(at + Bucket.hash, bytesOf(bytes, Bucket.hash), 'hash', hex(bucketHash(w, 0))),
   ];
 }
 
@@ -206,33 +225,36 @@ export function inspectKey(file: FileBytes, key: string): string[] {
   const keyBytes = Buffer.from(key, 'utf8');
   const hash = keyHash(keyBytes, keyBytes.length);
   const lines = [`key ${JSON.stringify(key)}: ${keyBytes.length} UTF-8 bytes, XXH32 seed 0 = ${hex(hash)}`];
-  const arrays = [['current', file.u32(Header.tableOffset), file.u32(Header.tableCapacity)], ['old', file.u32(Header.oldTableOffset), file.u32(Header.oldTableCapacity)]] as const;
+  const header = file.words(0, HEADER_SIZE);
+  const arrays = [['current', headerField(header, Header.tableOffset), headerField(header, Header.tableCapacity)], ['old', headerField(header, Header.oldTableOffset), headerField(header, Header.oldTableCapacity)]] as const;
   for (const [name, table, capacity] of arrays) {
     if (table === 0 || capacity === 0) continue;
     const home = hash & (capacity - 1);
     lines.push('', `${name} bucket array at ${hex(table)}, ${capacity} buckets: first bucket = hash & ${capacity - 1} = ${home}`);
-    if (file.pastEnd(table, SPAN_HEADER_SIZE + capacity * BUCKET_SIZE)) {
+    if (file.pastEnd(table, tableEnd(table, capacity) - table)) {
       lines.push(`  the array runs past the end of the ${file.size}-byte file: the header is damaged`);
       continue;
     }
     for (let n = 0, slot = home; n < capacity; n++, slot = (slot + 1) & (capacity - 1)) {
-      const at = table + SPAN_HEADER_SIZE + slot * BUCKET_SIZE;
-      const record = file.u32(at);
-      const bucketHash = file.u32(at + 4);
+      const at = bucketAt(table, slot);
+      const bucket = file.words(at, BUCKET_SIZE);
+      const record = bucketRecord(bucket, 0)!;
       let verdict: string;
+      let recordHeader: Uint32Array | null = null;
       if (record === BUCKET_EMPTY) verdict = 'empty: the key is not in this array';
       else if (record === BUCKET_MOVED) verdict = 'moved: go on';
-      else if (bucketHash !== hash) verdict = 'another hash: go on';
+      else if (bucketHash(bucket, 0) !== hash) verdict = 'another hash: go on';
       else if (file.pastEnd(record, RECORD_HEADER_SIZE)) verdict = `points past the end of the ${file.size}-byte file: damaged, go on`;
       else {
-        const stored = file.read(record + RECORD_HEADER_SIZE, file.read(record + Record.keyLength, 2).readUInt16LE(0) || 0);
+        recordHeader = file.words(record, RECORD_HEADER_SIZE);
+        const stored = file.read(keyStart(record), keyLength(recordHeader, 0));
         verdict = stored.equals(keyBytes) ? 'FOUND' : 'same hash, another key: go on';
       }
-      lines.push(`  bucket ${slot} at ${hex(at)}: ${Array.from(file.read(at, 8), (b) => b.toString(16).padStart(2, '0')).join(' ')}  → ${verdict}`);
-      if (verdict === 'FOUND') {
-        // The record's slabIndex (offset 18) names the slab of its span where it starts: the span header is there.
-        const slab = record - ((record - HEADER_SIZE) % SLAB_SIZE) - file.read(record + Record.slabIndex, 2).readUInt16LE(0) * SLAB_SIZE;
-        const size = (slab >= HEADER_SIZE ? CHUNK_SIZES[file.u32(slab + Span.param)] : undefined) ?? RECORD_HEADER_SIZE;
+      lines.push(`  bucket ${slot} at ${hex(at)}: ${Array.from(file.read(at, BUCKET_SIZE), (b) => b.toString(16).padStart(2, '0')).join(' ')}  → ${verdict}`);
+      if (verdict === 'FOUND' && recordHeader !== null) {
+        // The record's slabIndex names the slab of its span where it starts: the span header is there.
+        const slab = slabStart(record) - slabIndex(recordHeader, 0) * SLAB_SIZE;
+        const size = (slab >= HEADER_SIZE ? CHUNK_SIZES[spanParam(file.words(slab, SPAN_HEADER_SIZE), 0)] : undefined) ?? RECORD_HEADER_SIZE;
         lines.push('', `record at ${hex(record)}`, ...inspectChunk(file, record, size));
         return lines;
       }
@@ -245,9 +267,9 @@ export function inspectKey(file: FileBytes, key: string): string[] {
 
 /** keyAt decodes the key of the record at offset, or returns null when its length is out of range. */
 export function keyAt(file: FileBytes, record: number): string | null {
-  const keyLength = file.read(record + Record.keyLength, 2).readUInt16LE(0);
-  if (keyLength === 0 || keyLength > MAX_KEY_BYTES || file.pastEnd(record + RECORD_HEADER_SIZE, keyLength)) return null;
-  return file.read(record + RECORD_HEADER_SIZE, keyLength).toString('utf8');
+  const length = keyLength(file.words(record, RECORD_HEADER_SIZE), 0);
+  if (length === 0 || length > MAX_KEY_BYTES || file.pastEnd(keyStart(record), length)) return null;
+  return file.read(keyStart(record), length).toString('utf8');
 }
 
 /**

@@ -16,12 +16,12 @@
  */
 import { Header, LOCK_WAITERS, STATE_OPEN } from '../format/layout.js';
 import { writeLastWriteAt } from '../format/header.js';
+import { headerField, wordOf } from '../format/fields.js';
 import { native } from '../native.js';
 import { DataStoreError } from '../errors.js';
 import type { MappedFile } from './mapped-file.js';
 
-const WORD = Header.lockWord >>> 2;
-const STATE = Header.state >>> 2;
+const WORD = wordOf(Header.lockWord);
 const SLEEP_MS = 50;
 const token = native.threadToken();
 
@@ -64,7 +64,7 @@ export class StoreLock {
    * the writer's own writes from someone else's (spec section 10, the open mark).
    */
   leave(): void {
-    if (this.file.words[STATE] === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
+    if (headerField(this.file.words, Header.state) === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
     const previous = Atomics.exchange(this.file.atomics, WORD, 0);
     if ((previous & LOCK_WAITERS) !== 0) native.wake(this.file.bytes, Header.lockWord);
   }
@@ -77,7 +77,7 @@ export class StoreLock {
   /** reset clears a lock word left in the file by a process that crashed; only the first opener calls it. */
   reset(): void {
     Atomics.store(this.file.atomics, WORD, 0);
-    if (this.file.words[STATE] === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
+    if (headerField(this.file.words, Header.state) === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
   }
 }
 

@@ -13,6 +13,7 @@
  */
 import * as os from 'node:os';
 import { HEADER_SIZE, Header, MAX_FILE_SIZE, SLAB_SIZE } from '../format/layout.js';
+import { headerField, setHeaderField } from '../format/fields.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import type { Punching, Region } from '../table/region.js';
@@ -42,7 +43,7 @@ export class MappedFile implements Region {
   }
 
   get size(): number {
-    return this.words[Header.fileSize >>> 2]!;
+    return headerField(this.words, Header.fileSize);
   }
 
   /** catchUp makes a larger view when another thread has grown the file past this one. O(1) otherwise. */
@@ -67,7 +68,7 @@ export class MappedFile implements Region {
       throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, errnoError(err, 'posix_fallocate'));
     }
     crashPoint('grow.allocated');
-    this.words[Header.fileSize >>> 2] = newSize;
+    setHeaderField(this.words, Header.fileSize, newSize);
     this.#view(newSize);
   }
 

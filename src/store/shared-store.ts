@@ -11,6 +11,7 @@ import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, isVersion1, openMarkIs,
   readLastWriteAt, readU32, writeLastWriteAt, writeOpenMark,
 } from '../format/header.js';
+import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
 import { native } from '../native.js';
@@ -22,8 +23,7 @@ import { upgradeStoreFile } from './upgrade.js';
 import { crashPoint } from './crash-points.js';
 import { openMarkOf } from './open-mark.js';
 
-const H = (field: number): number => field >>> 2;
-const SEQUENCE = H(Header.sequence);
+const SEQUENCE = wordOf(Header.sequence); // for Atomics
 const openStores = new Map<string, SharedStore>();
 /** How often open starts over when the file it locked was replaced (a store created in its place) meanwhile. */
 const OPEN_ATTEMPTS = 8;
@@ -120,9 +120,10 @@ export class SharedStore {
     }
     // Run-time fields, outside the header checksum: changing them leaves a clean file clean. (The sequence is odd
     // only in a file left open in the middle of a change; a closed file has it even.)
-    w[H(Header.ownerPid)] = process.pid;
-    w[H(Header.busy)] = BUSY_IDLE;
-    if ((w[SEQUENCE]! & 1) !== 0) w[SEQUENCE] = w[SEQUENCE]! + 1;
+    setHeaderField(w, Header.ownerPid, process.pid);
+    setHeaderField(w, Header.busy, BUSY_IDLE);
+    const sequence = headerField(w, Header.sequence);
+    if ((sequence & 1) !== 0) setHeaderField(w, Header.sequence, sequence + 1);
     this.lock.reset(); // and, in a file left open, notes these writes in lastWriteAt
   }
 
@@ -133,7 +134,7 @@ export class SharedStore {
    */
   #survivedIntact(sizeOnDisk: number): boolean {
     const bytes = this.file.bytes;
-    if (this.file.words[H(Header.busy)] !== BUSY_IDLE || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
+    if (headerField(this.file.words, Header.busy) !== BUSY_IDLE || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
     if (checkHeaderBounds(bytes, sizeOnDisk) !== null) return false;
     // The mark names this boot and this inode, but a backup copied while the store was open and restored over the
     // same file (or into a reused inode) would match it too. Restoring writes the file, which moves its ctime past
@@ -156,8 +157,8 @@ export class SharedStore {
    * Lock held.
    */
   markOpen(): void {
-    if (this.file.words[H(Header.state)] === STATE_OPEN) return;
-    this.file.words[H(Header.state)] = STATE_OPEN;
+    if (headerField(this.file.words, Header.state) === STATE_OPEN) return;
+    setHeaderField(this.file.words, Header.state, STATE_OPEN);
     crashPoint('mark-open.state');
     this.#writeOpenMark();
   }
@@ -174,13 +175,13 @@ export class SharedStore {
   beginChange(): void {
     const atomics = this.file.atomics;
     Atomics.store(atomics, SEQUENCE, Atomics.load(atomics, SEQUENCE) | 1);
-    this.file.words[H(Header.busy)] = BUSY_CHANGING;
+    setHeaderField(this.file.words, Header.busy, BUSY_CHANGING);
   }
 
   /** endChange closes a change, leaving busy as given, and moves the sequence to a new even value. Lock held. */
   endChange(busy: number = BUSY_IDLE): void {
     const atomics = this.file.atomics;
-    this.file.words[H(Header.busy)] = busy;
+    setHeaderField(this.file.words, Header.busy, busy);
     Atomics.store(atomics, SEQUENCE, (Atomics.load(atomics, SEQUENCE) | 1) + 1);
   }
 
@@ -207,7 +208,7 @@ export class SharedStore {
    */
   catchUp(): void {
     this.file.catchUp();
-    if (this.file.words[H(Header.busy)] !== BUSY_CHANGING) return;
+    if (headerField(this.file.words, Header.busy) !== BUSY_CHANGING) return;
     this.beginChange();
     this.recovered = rebuild(this.table, Date.now(), this.file.size);
     this.endChange();
@@ -223,7 +224,7 @@ export class SharedStore {
       this.lock.enter();
       try {
         this.catchUp();
-        if (this.file.words[H(Header.state)] === STATE_OPEN) this.file.flush();
+        if (headerField(this.file.words, Header.state) === STATE_OPEN) this.file.flush();
       } finally {
         this.lock.leave();
       }
@@ -260,18 +261,18 @@ export class SharedStore {
    */
   #seal(): void {
     const w = this.file.words;
-    w[H(Header.ownerPid)] = 0;
-    if (w[H(Header.state)] !== STATE_OPEN) return;
+    setHeaderField(w, Header.ownerPid, 0);
+    if (headerField(w, Header.state) !== STATE_OPEN) return;
     this.table.heap.releaseTail();
     this.file.flush();
     crashPoint('seal.flushed');
     clearOpenMark(this.file.bytes);
     writeLastWriteAt(w, 0);
-    w[SEQUENCE] = 0; // a closed file has its run-time fields at zero
+    setHeaderField(w, Header.sequence, 0); // a closed file has its run-time fields at zero
     crashPoint('seal.unmarked');
-    w[H(Header.checksum)] = closedChecksum(this.file.bytes);
+    setHeaderField(w, Header.checksum, closedChecksum(this.file.bytes));
     crashPoint('seal.checksum');
-    w[H(Header.state)] = STATE_CLEAN;
+    setHeaderField(w, Header.state, STATE_CLEAN);
     crashPoint('seal.state');
     this.file.flushHeader();
   }

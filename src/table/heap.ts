@@ -12,15 +12,19 @@
  * than a read past the end of the mapping.
  */
 import {
-  CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, Free, HEADER_SIZE, Header, RECORD_FREE, RECORD_HEADER_SIZE, Record, SLAB_HEADER_SIZE,
-  SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, SPAN_SLABS, Slab, Span, chunksPerSpan,
+  CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_HEADER_SIZE, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE,
+  SPAN_HEADER_SIZE, SPAN_RECORDS, SPAN_SLABS, chunksPerSpan,
 } from '../format/layout.js';
-import { spanChecksum } from '../format/record.js';
+import {
+  chunkAt, chunkIndex, freeNext, headerField, partialHead, recordState, setFreeNext, setHeaderField, setPartialHead,
+  setRecordState, setSlabFreeHead, setSlabLiveCount, setSlabNextPartial, setSlabPrevPartial, slabFreeHead,
+  slabIndex, slabLiveCount, slabNextPartial, slabPrevPartial, slabStart, spanKind, spanParam, spanSlabCount,
+  writeSpanHeader,
+} from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { DataStoreError, corrupt } from '../errors.js';
 import type { Region } from './region.js';
 
-const H = (field: number): number => field >>> 2;
 const MIN_GROWTH = SLAB_SIZE;
 const MAX_GROWTH = 1024 * SLAB_SIZE; // 64 MiB
 /** A FREE span keeps the blocks of its first page (its span header); the rest are given back (policy). */
@@ -32,19 +36,19 @@ export class Heap {
 
   get words(): Uint32Array { return this.file.words; }
 
-  header(field: number): number { return this.file.words[H(field)]!; }
-  setHeader(field: number, value: number): void { this.file.words[H(field)] = value; }
+  header(field: number): number { return headerField(this.file.words, field); }
+  setHeader(field: number, value: number): void { setHeaderField(this.file.words, field, value); }
 
   partialHead(sizeClass: number): number {
-    return this.file.words[H(Header.classTable + sizeClass * CLASS_ENTRY_SIZE + ClassEntry.partialHead)]!;
+    return partialHead(this.file.words, sizeClass);
   }
   setPartialHead(sizeClass: number, slab: number): void {
-    this.file.words[H(Header.classTable + sizeClass * CLASS_ENTRY_SIZE + ClassEntry.partialHead)] = slab;
+    setPartialHead(this.file.words, sizeClass, slab);
   }
 
   /** slabOf is the start of the slab holding offset. */
   slabOf(offset: number): number {
-    return HEADER_SIZE + Math.floor((offset - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
+    return slabStart(offset);
   }
 
   /**
@@ -54,16 +58,16 @@ export class Heap {
   classOfSpan(span: number): number {
     if (span < HEADER_SIZE || (span - HEADER_SIZE) % SLAB_SIZE !== 0) return -1;
     const w = this.file.words;
-    if (span >= this.header(Header.heapEnd) || w[H(span + Span.kind)] !== SPAN_RECORDS) return -1;
-    const sizeClass = w[H(span + Span.param)]!;
+    if (span >= this.header(Header.heapEnd) || spanKind(w, span) !== SPAN_RECORDS) return -1;
+    const sizeClass = spanParam(w, span);
     const slabs = SPAN_SLABS[sizeClass];
-    if (slabs === undefined || w[H(span + Span.slabCount)] !== slabs || span + slabs * SLAB_SIZE > this.header(Header.heapEnd)) return -1;
+    if (slabs === undefined || spanSlabCount(w, span) !== slabs || span + slabs * SLAB_SIZE > this.header(Header.heapEnd)) return -1;
     return sizeClass;
   }
 
   /** isChunkOf tells whether offset starts a chunk of the RECORDS span of class sizeClass at span. */
   isChunkOf(span: number, sizeClass: number, offset: number): boolean {
-    const index = (offset - span - SLAB_HEADER_SIZE) / CHUNK_SIZES[sizeClass]!;
+    const index = chunkIndex(span, sizeClass, offset);
     return Number.isInteger(index) && index >= 0 && index < chunksPerSpan(sizeClass);
   }
 
@@ -73,15 +77,15 @@ export class Heap {
    */
   spanOfChunk(offset: number): number {
     if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || offset % 8 !== 0 || offset + RECORD_HEADER_SIZE > this.header(Header.heapEnd)) return 0;
-    const slabIndex = this.file.words[H(offset + Record.keyLength)]! >>> 16;
-    const span = this.slabOf(offset) - slabIndex * SLAB_SIZE;
+    const index = slabIndex(this.file.words, offset);
+    const span = slabStart(offset) - index * SLAB_SIZE;
     const sizeClass = this.classOfSpan(span);
-    return sizeClass >= 0 && slabIndex < SPAN_SLABS[sizeClass]! && this.isChunkOf(span, sizeClass, offset) ? span : 0;
+    return sizeClass >= 0 && index < SPAN_SLABS[sizeClass]! && this.isChunkOf(span, sizeClass, offset) ? span : 0;
   }
 
   /** slabIndex of a chunk of span: which of the span's slabs holds the chunk's first byte. */
   slabIndexOf(span: number, chunk: number): number {
-    return (this.slabOf(chunk) - span) / SLAB_SIZE;
+    return (slabStart(chunk) - span) / SLAB_SIZE;
   }
 
   /**
@@ -103,13 +107,13 @@ export class Heap {
     }
     if (this.classOfSpan(span) !== sizeClass) throw corrupt(`partial list of size class ${sizeClass} points at ${hex(span)}, not a span of that class`);
     const w = this.words;
-    const chunk = w[H(span + Slab.freeHead)]!;
-    if (!this.isChunkOf(span, sizeClass, chunk) || w[H(chunk + Record.state)] !== RECORD_FREE) {
+    const chunk = slabFreeHead(w, span);
+    if (!this.isChunkOf(span, sizeClass, chunk) || recordState(w, chunk) !== RECORD_FREE) {
       throw corrupt(`span ${hex(span)} lists ${hex(chunk)} as free, which is not a free chunk of the span`);
     }
-    const next = w[H(chunk + Free.next)]!;
-    w[H(span + Slab.freeHead)] = next;
-    w[H(span + Slab.liveCount)] = w[H(span + Slab.liveCount)]! + 1;
+    const next = freeNext(w, chunk);
+    setSlabFreeHead(w, span, next);
+    setSlabLiveCount(w, span, slabLiveCount(w, span) + 1);
     if (next === 0) this.unlinkPartial(span, sizeClass);
     this.allocatedSpan = span;
     return chunk;
@@ -123,13 +127,14 @@ export class Heap {
    */
   freeChunk(chunk: number, sizeClass: number, span: number): void {
     const w = this.words;
-    const wasFull = w[H(span + Slab.freeHead)] === 0;
-    w[H(chunk + Free.next)] = w[H(span + Slab.freeHead)]!;
-    w[H(span + Slab.freeHead)] = chunk;
-    const live = w[H(span + Slab.liveCount)]! - 1;
-    w[H(span + Slab.liveCount)] = live;
+    const head = slabFreeHead(w, span);
+    const wasFull = head === 0;
+    setFreeNext(w, chunk, head);
+    setSlabFreeHead(w, span, chunk);
+    const live = slabLiveCount(w, span) - 1;
+    setSlabLiveCount(w, span, live);
     if (wasFull) this.linkPartial(span, sizeClass);
-    if (live === 0 && !(this.partialHead(sizeClass) === span && w[H(span + Slab.nextPartial)] === 0)) {
+    if (live === 0 && !(this.partialHead(sizeClass) === span && slabNextPartial(w, span) === 0)) {
       this.unlinkPartial(span, sizeClass);
       this.freeSpan(span, SPAN_SLABS[sizeClass]!);
     }
@@ -140,21 +145,19 @@ export class Heap {
    * first 16 bytes of each later slab of the span are cleared, so that no old span header lies inside it.
    */
   addRecordSpan(sizeClass: number): number {
-    const chunkSize = CHUNK_SIZES[sizeClass]!;
     const slabs = SPAN_SLABS[sizeClass]!;
     const span = this.allocSpan(slabs, SPAN_RECORDS, sizeClass);
     const w = this.words;
     for (let k = 1; k < slabs; k++) this.file.bytes.fill(0, span + k * SLAB_SIZE, span + k * SLAB_SIZE + SPAN_HEADER_SIZE);
-    const first = span + SLAB_HEADER_SIZE;
     let next = 0;
     for (let i = chunksPerSpan(sizeClass) - 1; i >= 0; i--) {
-      const chunk = first + i * chunkSize;
-      w[H(chunk + Record.state)] = RECORD_FREE;
-      w[H(chunk + Free.next)] = next;
+      const chunk = chunkAt(span, sizeClass, i);
+      setRecordState(w, chunk, RECORD_FREE);
+      setFreeNext(w, chunk, next);
       next = chunk;
     }
-    w[H(span + Slab.liveCount)] = 0;
-    w[H(span + Slab.freeHead)] = first;
+    setSlabLiveCount(w, span, 0);
+    setSlabFreeHead(w, span, chunkAt(span, sizeClass, 0));
     this.linkPartial(span, sizeClass);
     return span;
   }
@@ -162,34 +165,30 @@ export class Heap {
   linkPartial(slab: number, sizeClass: number): void {
     const w = this.words;
     const head = this.partialHead(sizeClass);
-    w[H(slab + Slab.nextPartial)] = head;
-    w[H(slab + Slab.prevPartial)] = 0;
-    if (head !== 0) w[H(head + Slab.prevPartial)] = slab;
+    setSlabNextPartial(w, slab, head);
+    setSlabPrevPartial(w, slab, 0);
+    if (head !== 0) setSlabPrevPartial(w, head, slab);
     this.setPartialHead(sizeClass, slab);
   }
 
   private unlinkPartial(slab: number, sizeClass: number): void {
     const w = this.words;
-    const previous = w[H(slab + Slab.prevPartial)]!;
-    const next = w[H(slab + Slab.nextPartial)]!;
+    const previous = slabPrevPartial(w, slab);
+    const next = slabNextPartial(w, slab);
     for (const neighbour of [previous, next]) {
       if (neighbour !== 0 && this.classOfSpan(neighbour) !== sizeClass) {
         throw corrupt(`span ${hex(slab)} links to ${hex(neighbour)} in its partial list, not a span of class ${sizeClass}`);
       }
     }
-    if (previous !== 0) w[H(previous + Slab.nextPartial)] = next;
+    if (previous !== 0) setSlabNextPartial(w, previous, next);
     else this.setPartialHead(sizeClass, next);
-    if (next !== 0) w[H(next + Slab.prevPartial)] = previous;
-    w[H(slab + Slab.nextPartial)] = 0;
-    w[H(slab + Slab.prevPartial)] = 0;
+    if (next !== 0) setSlabPrevPartial(w, next, previous);
+    setSlabNextPartial(w, slab, 0);
+    setSlabPrevPartial(w, slab, 0);
   }
 
   writeSpanHeader(offset: number, kind: number, slabCount: number, param: number): void {
-    const w = this.words;
-    w[H(offset + Span.kind)] = kind;
-    w[H(offset + Span.slabCount)] = slabCount;
-    w[H(offset + Span.param)] = param;
-    w[H(offset + Span.checksum)] = spanChecksum(this.file.bytes, offset);
+    writeSpanHeader(this.file.words, this.file.bytes, offset, kind, slabCount, param);
   }
 
   /**
@@ -202,8 +201,8 @@ export class Heap {
     let span = this.header(Header.freeSpanHead);
     for (let steps = 0; span !== 0; steps++) {
       this.checkFreeSpan(span, steps);
-      const count = w[H(span + Span.slabCount)]!;
-      const next = w[H(span + Span.param)]!;
+      const count = spanSlabCount(w, span);
+      const next = spanParam(w, span);
       if (count >= slabCount) {
         // Blocks first: the span's slabs may have been given back (punched), and a write into a hole through the
         // mapping on a full disk would be a SIGBUS. A failure here (IO_ERROR) leaves the store as it was.
@@ -211,7 +210,7 @@ export class Heap {
         let taken: number;
         if (count === slabCount) {
           if (previous === 0) this.setHeader(Header.freeSpanHead, next);
-          else this.writeSpanHeader(previous, SPAN_FREE, w[H(previous + Span.slabCount)]!, next);
+          else this.writeSpanHeader(previous, SPAN_FREE, spanSlabCount(w, previous), next);
           taken = span;
         } else {
           this.writeSpanHeader(span, SPAN_FREE, count - slabCount, next);
@@ -255,8 +254,8 @@ export class Heap {
     const w = this.words;
     const heapEnd = this.header(Header.heapEnd);
     const ok = span >= HEADER_SIZE && span < heapEnd && (span - HEADER_SIZE) % SLAB_SIZE === 0 &&
-      w[H(span + Span.kind)] === SPAN_FREE && steps <= (heapEnd - HEADER_SIZE) / SLAB_SIZE &&
-      span + w[H(span + Span.slabCount)]! * SLAB_SIZE <= heapEnd;
+      spanKind(w, span) === SPAN_FREE && steps <= (heapEnd - HEADER_SIZE) / SLAB_SIZE &&
+      span + spanSlabCount(w, span) * SLAB_SIZE <= heapEnd;
     if (!ok) throw corrupt(`free span list reaches ${hex(span)}, which is not a free span (or the list loops)`);
   }
 

@@ -11,17 +11,18 @@
  * no per-key JavaScript objects.
  */
 import {
-  CHUNK_SIZES, Free, HEADER_SIZE, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
-  SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, Slab, Span,
+  CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS,
 } from '../format/layout.js';
 import { keyHash, readExpiresAt } from '../format/record.js';
+import {
+  capacityFor, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
+  setSlabNextPartial, setSlabPrevPartial, spanParam, spanSlabCount,
+} from '../format/fields.js';
 import { FREE_SPAN_KEPT } from './heap.js';
 import { corrupt } from '../errors.js';
 import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
 import type { Region } from './region.js';
 import type { Table } from './table.js';
-
-const H = (field: number): number => field >>> 2;
 
 export interface RecoveryReport {
   /** live records indexed */
@@ -66,7 +67,7 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
       if (inside) continue;
       let count = 0;
       forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: slabs, param: c }, (chunk) => {
-        if (w[H(chunk + Record.state)] === RECORD_LIVE && recordIsSound(file, chunk, offset, c)) count++;
+        if (recordState(w, chunk) === RECORD_LIVE && recordIsSound(file, chunk, offset, c)) count++;
       });
       if (count > bestCount) { best = c; bestCount = count; }
     }
@@ -114,7 +115,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   const freeSpace = (offset: number, slabCount: number): void => {
     if (lastFree !== 0 && lastFree + lastFreeSlabs * SLAB_SIZE === offset) {
       // lastFree is the head of the free span list: take it off, and put it back larger.
-      heap.setHeader(Header.freeSpanHead, w[H(lastFree + Span.param)]!);
+      heap.setHeader(Header.freeSpanHead, spanParam(w, lastFree));
       lastFreeSlabs += slabCount;
     } else {
       lastFree = offset;
@@ -133,7 +134,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     let live = 0;
     let freeHead = 0;
     forEachChunk(span, (chunk) => {
-      const isLive = w[H(chunk + Record.state)] === RECORD_LIVE;
+      const isLive = recordState(w, chunk) === RECORD_LIVE;
       if (isLive && recordIsSound(file, chunk, span.offset, span.param)) {
         const expiresAt = readExpiresAt(w, chunk);
         if (expiresAt === 0 || expiresAt > nowMs) { live++; if (expiresAt !== 0) expiring++; return; }
@@ -141,8 +142,8 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       } else if (isLive) {
         report.dropped++;
       }
-      w[H(chunk + Record.state)] = RECORD_FREE;
-      w[H(chunk + Free.next)] = freeHead; // the slab's free list comes out in descending order; any order is valid
+      setRecordState(w, chunk, RECORD_FREE);
+      setFreeNext(w, chunk, freeHead); // the slab's free list comes out in descending order; any order is valid
       freeHead = chunk;
     });
     report.records += live;
@@ -151,16 +152,15 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       span.kind = SPAN_FREE;
       continue;
     }
-    w[H(span.offset + Slab.liveCount)] = live;
-    w[H(span.offset + Slab.freeHead)] = freeHead;
-    w[H(span.offset + Slab.nextPartial)] = 0;
-    w[H(span.offset + Slab.prevPartial)] = 0;
+    setSlabLiveCount(w, span.offset, live);
+    setSlabFreeHead(w, span.offset, freeHead);
+    setSlabNextPartial(w, span.offset, 0);
+    setSlabPrevPartial(w, span.offset, 0);
     if (freeHead !== 0) heap.linkPartial(span.offset, span.param);
   }
 
   // Pass 2: a fresh bucket array sized for what is left, then index every record.
-  let capacity = MIN_TABLE_CAPACITY;
-  while (report.records * 4 > capacity * 3) capacity *= 2;
+  const capacity = capacityFor(report.records);
   heap.setHeader(Header.recordCount, 0);
   heap.setHeader(Header.expiringCount, 0);
   table.createIndex(capacity);
@@ -168,15 +168,15 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) continue;
     forEachChunk(span, (chunk) => {
-      if (w[H(chunk + Record.state)] !== RECORD_LIVE) return;
-      const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
-      const keyBytes = file.bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
-      const hash = keyHash(keyBytes, keyLength);
-      if (table.find(keyBytes, keyLength, hash) !== 0) {
+      if (recordState(w, chunk) !== RECORD_LIVE) return;
+      const length = keyLength(w, chunk);
+      const keyBytes = file.bytes.subarray(keyStart(chunk), keyStart(chunk) + length);
+      const hash = keyHash(keyBytes, length);
+      if (table.find(keyBytes, length, hash) !== 0) {
         report.duplicates++;
         report.records--;
         if (table.expiresAt(chunk) !== 0) expiring--;
-        w[H(chunk + Record.state)] = RECORD_FREE;
+        setRecordState(w, chunk, RECORD_FREE);
         heap.freeChunk(chunk, span.param, span.offset);
         return;
       }
@@ -186,8 +186,8 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   }
   heap.setHeader(Header.expiringCount, expiring);
   // Give back the blocks of every FREE span: spans freed before the crash may not have been punched yet.
-  for (let span = heap.header(Header.freeSpanHead), steps = 0; span !== 0 && steps < list.length; span = w[H(span + Span.param)]!, steps++) {
-    file.release(span + FREE_SPAN_KEPT, w[H(span + Span.slabCount)]! * SLAB_SIZE - FREE_SPAN_KEPT);
+  for (let span = heap.header(Header.freeSpanHead), steps = 0; span !== 0 && steps < list.length; span = spanParam(w, span), steps++) {
+    file.release(span + FREE_SPAN_KEPT, spanSlabCount(w, span) * SLAB_SIZE - FREE_SPAN_KEPT);
   }
   report.ms = performance.now() - started;
   return report;

@@ -15,17 +15,21 @@
  * from which recordIn gives the record and remove deletes it.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_LOAD_DENOMINATOR,
-  MAX_LOAD_NUMERATOR, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_HEADER_SIZE, SPAN_TABLE, Span, classFor, slabsForTable,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY,
+  RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_TABLE, classFor,
+  slabsForTable,
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
+import {
+  bucketAt, bucketHash, bucketRecord, bucketSlot, clearBucket, headerField, keyLength, keyStart, markBucketMoved,
+  recordSize, recordState, recordStoredChecksum, setBucket, setHeaderField, setRecordLengths, setRecordState,
+  setRecordStoredChecksum, spanKind, spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
+} from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
 import { corrupt } from '../errors.js';
 import type { Region } from './region.js';
 
-const H = (field: number): number => field >>> 2;
 /**
  * Buffer's own utf8Slice skips the argument checks of toString('utf8', start, end), which cost as much as the
  * decoding of a short value. It is not in Node's documentation, so toString stays as the fallback.
@@ -46,8 +50,8 @@ export class Table {
   }
 
   private get words(): Uint32Array { return this.file.words; }
-  private header(field: number): number { return this.file.words[H(field)]!; }
-  private setHeader(field: number, value: number): void { this.file.words[H(field)] = value; }
+  private header(field: number): number { return headerField(this.file.words, field); }
+  private setHeader(field: number, value: number): void { setHeaderField(this.file.words, field, value); }
 
   get recordCount(): number { return this.header(Header.recordCount); }
 
@@ -73,8 +77,8 @@ export class Table {
     const w = this.words;
     const ok = offset >= HEADER_SIZE && offset < this.header(Header.heapEnd) &&
       capacity >= MIN_TABLE_CAPACITY && (capacity & (capacity - 1)) === 0 &&
-      w[H(offset + Span.kind)] === SPAN_TABLE && w[H(offset + Span.param)] === capacity &&
-      w[H(offset + Span.slabCount)] === slabsForTable(capacity) &&
+      spanKind(w, offset) === SPAN_TABLE && spanParam(w, offset) === capacity &&
+      spanSlabCount(w, offset) === slabsForTable(capacity) &&
       offset + slabsForTable(capacity) * SLAB_SIZE <= this.header(Header.heapEnd);
     if (!ok) throw corrupt(`the ${name} at ${hex(offset)} with ${capacity} buckets is not a bucket array span`);
   }
@@ -87,7 +91,7 @@ export class Table {
   private allocTable(capacity: number): number {
     const heapEnd = this.header(Header.heapEnd);
     const span = this.heap.allocSpan(slabsForTable(capacity), SPAN_TABLE, capacity);
-    if (span < heapEnd) this.file.bytes.fill(0, span + SPAN_HEADER_SIZE, span + SPAN_HEADER_SIZE + capacity * BUCKET_SIZE);
+    if (span < heapEnd) this.file.bytes.fill(0, bucketAt(span, 0), tableEnd(span, capacity));
     return span;
   }
 
@@ -103,32 +107,30 @@ export class Table {
 
   /** recordIn returns the record a bucket returned by find points at. */
   recordIn(bucket: number): number {
-    return this.words[H(bucket + Bucket.recordOffset)]!;
+    return bucketRecord(this.words, bucket)!;
   }
 
   private probe(table: number, capacity: number, key: Uint8Array, keyLength: number, hash: number): number {
     const w = this.words;
-    const first = table + SPAN_HEADER_SIZE;
     const mask = capacity - 1;
     let slot = hash & mask;
     for (let n = 0; n < capacity; n++) {
-      const bucket = first + slot * BUCKET_SIZE;
-      const record = w[H(bucket + Bucket.recordOffset)];
+      const bucket = bucketAt(table, slot);
+      const record = bucketRecord(w, bucket);
       if (record === BUCKET_EMPTY) return 0;
       if (record === undefined) throw corrupt(`the bucket array at ${hex(table)} runs past the end of the file`);
-      if (record !== BUCKET_MOVED && w[H(bucket + Bucket.hash)] === hash && this.keyEquals(record, key, keyLength)) return bucket;
+      if (record !== BUCKET_MOVED && bucketHash(w, bucket) === hash && this.keyEquals(record, key, keyLength)) return bucket;
       slot = (slot + 1) & mask;
     }
     throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
   }
 
-  private keyEquals(record: number, key: Uint8Array, keyLength: number): boolean {
+  private keyEquals(record: number, key: Uint8Array, length: number): boolean {
     this.checkRecordBounds(record);
-    const w = this.words;
-    if ((w[H(record + Record.keyLength)]! & 0xffff) !== keyLength) return false;
+    if (keyLength(this.words, record) !== length) return false;
     const bytes = this.file.bytes;
-    const start = record + RECORD_HEADER_SIZE;
-    for (let i = 0; i < keyLength; i++) if (bytes[start + i] !== key[i]) return false;
+    const start = keyStart(record);
+    for (let i = 0; i < length; i++) if (bytes[start + i] !== key[i]) return false;
     return true;
   }
 
@@ -142,14 +144,14 @@ export class Table {
     const w = this.words;
     const heapEnd = this.header(Header.heapEnd);
     if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || (offset & 7) !== 0 || offset + RECORD_HEADER_SIZE > heapEnd ||
-      w[H(offset + Record.state)] !== RECORD_LIVE) {
+      recordState(w, offset) !== RECORD_LIVE) {
       throw corrupt(`a bucket points at ${hex(offset)}, which is not a live record`);
     }
-    const keyLength = w[H(offset + Record.keyLength)]! & 0xffff;
-    const valueLength = w[H(offset + Record.valueLength)]!;
-    if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES ||
-      offset + RECORD_HEADER_SIZE + keyLength + valueLength > heapEnd) {
-      throw corrupt(`the record at ${hex(offset)} has lengths out of range (key ${keyLength}, value ${valueLength})`);
+    const keyBytes = keyLength(w, offset);
+    const valueBytes = valueLength(w, offset);
+    if (keyBytes === 0 || keyBytes > MAX_KEY_BYTES || valueBytes > MAX_VALUE_BYTES ||
+      offset + recordSize(keyBytes, valueBytes) > heapEnd) {
+      throw corrupt(`the record at ${hex(offset)} has lengths out of range (key ${keyBytes}, value ${valueBytes})`);
     }
   }
 
@@ -161,8 +163,8 @@ export class Table {
     this.checkRecordBounds(offset);
     const span = this.heap.spanOfChunk(offset);
     const w = this.words;
-    const length = RECORD_HEADER_SIZE + (w[H(offset + Record.keyLength)]! & 0xffff) + w[H(offset + Record.valueLength)]!;
-    if (span === 0 || length > CHUNK_SIZES[w[H(span + Span.param)]!]!) {
+    const length = recordSize(keyLength(w, offset), valueLength(w, offset));
+    if (span === 0 || length > CHUNK_SIZES[spanParam(w, span)]!) {
       throw corrupt(`the record at ${hex(offset)} is not a whole record chunk of a RECORDS span`);
     }
     return span;
@@ -176,11 +178,11 @@ export class Table {
   }
 
   valueStart(record: number): number {
-    return record + RECORD_HEADER_SIZE + (this.words[H(record + Record.keyLength)]! & 0xffff);
+    return valueStart(this.words, record);
   }
 
   valueLength(record: number): number {
-    return this.words[H(record + Record.valueLength)]!;
+    return valueLength(this.words, record);
   }
 
   /** valueText decodes the JSON text of a live record's value. */
@@ -192,16 +194,15 @@ export class Table {
   /** checkChecksum throws FILE_CORRUPT when a record's bytes no longer match its checksum. */
   checkChecksum(record: number): void {
     const w = this.words;
-    const keyLength = w[H(record + Record.keyLength)]! & 0xffff;
-    const stored = w[H(record + Record.checksum)]!;
-    const actual = recordChecksum(this.file.bytes, record, keyLength, w[H(record + Record.valueLength)]!, w);
+    const stored = recordStoredChecksum(w, record);
+    const actual = recordChecksum(this.file.bytes, record, keyLength(w, record), valueLength(w, record), w);
     if (stored !== actual) throw corrupt(`the record at ${hex(record)} has checksum ${hex(stored)}; its bytes hash to ${hex(actual)}`);
   }
 
   /** keyAt decodes the key of a live record. */
   keyAt(record: number): string {
-    const keyLength = this.words[H(record + Record.keyLength)]! & 0xffff;
-    return this.file.bytes.toString('utf8', record + RECORD_HEADER_SIZE, record + RECORD_HEADER_SIZE + keyLength);
+    const start = keyStart(record);
+    return this.file.bytes.toString('utf8', start, start + keyLength(this.words, record));
   }
 
   /**
@@ -210,19 +211,19 @@ export class Table {
    */
   insert(key: Uint8Array, keyLength: number, hash: number, value: string | Uint8Array, valueLength: number, expiresAt: number): void {
     this.makeRoom();
-    const sizeClass = classFor(RECORD_HEADER_SIZE + keyLength + valueLength);
+    const sizeClass = classFor(recordSize(keyLength, valueLength));
     const heap = this.heap;
     const record = heap.allocChunk(sizeClass);
     const w = this.words;
     const bytes = this.file.bytes;
     writeExpiresAt(w, record, expiresAt);
-    w[H(record + Record.keyLength)] = keyLength | (heap.slabIndexOf(heap.allocatedSpan, record) << 16); // and slabIndex
-    w[H(record + Record.valueLength)] = valueLength;
-    for (let i = 0, at = record + RECORD_HEADER_SIZE; i < keyLength; i++) bytes[at + i] = key[i]!;
-    if (typeof value === 'string') bytes.write(value, record + RECORD_HEADER_SIZE + keyLength, valueLength, 'utf8');
-    else bytes.set(value.subarray(0, valueLength), record + RECORD_HEADER_SIZE + keyLength);
-    w[H(record + Record.checksum)] = recordChecksum(bytes, record, keyLength, valueLength, w);
-    w[H(record + Record.state)] = RECORD_LIVE; // the record exists from this store on
+    setRecordLengths(w, record, keyLength, heap.slabIndexOf(heap.allocatedSpan, record), valueLength);
+    const at = keyStart(record);
+    for (let i = 0; i < keyLength; i++) bytes[at + i] = key[i]!;
+    if (typeof value === 'string') bytes.write(value, at + keyLength, valueLength, 'utf8');
+    else bytes.set(value.subarray(0, valueLength), at + keyLength);
+    setRecordStoredChecksum(w, record, recordChecksum(bytes, record, keyLength, valueLength, w));
+    setRecordState(w, record, RECORD_LIVE); // the record exists from this store on
     this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
     if (expiresAt !== 0) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
@@ -234,9 +235,9 @@ export class Table {
     const record = this.recordIn(bucket);
     const span = this.checkLiveRecord(record);
     const expiring = this.expiresAt(record) !== 0;
-    this.words[H(record + Record.state)] = RECORD_FREE; // the record is gone from this store on
+    setRecordState(this.words, record, RECORD_FREE); // the record is gone from this store on
     this.unplace(bucket);
-    this.heap.freeChunk(record, this.words[H(span + Span.param)]!, span);
+    this.heap.freeChunk(record, spanParam(this.words, span), span);
     this.setHeader(Header.recordCount, this.recordCount - 1);
     if (expiring) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
     this.rehashStep(REHASH_STEP);
@@ -247,13 +248,12 @@ export class Table {
   /** place puts (hash, record) in the first empty bucket of its probe sequence. */
   place(table: number, capacity: number, hash: number, record: number): void {
     const w = this.words;
-    const base = H(table + SPAN_HEADER_SIZE);
     const mask = capacity - 1;
     let slot = hash & mask;
     for (let n = 0; n < capacity; n++) {
-      if (w[base + 2 * slot] === BUCKET_EMPTY) {
-        w[base + 2 * slot + 1] = hash;
-        w[base + 2 * slot] = record;
+      const bucket = bucketAt(table, slot);
+      if (bucketRecord(w, bucket) === BUCKET_EMPTY) {
+        setBucket(w, bucket, record, hash);
         return;
       }
       slot = (slot + 1) & mask;
@@ -270,38 +270,37 @@ export class Table {
   private unplace(bucket: number): void {
     const w = this.words;
     const old = this.header(Header.oldTableOffset);
-    if (old !== 0 && bucket > old && bucket < old + SPAN_HEADER_SIZE + this.header(Header.oldTableCapacity) * BUCKET_SIZE) {
-      w[H(bucket + Bucket.recordOffset)] = BUCKET_MOVED;
+    if (old !== 0 && bucket > old && bucket < tableEnd(old, this.header(Header.oldTableCapacity))) {
+      markBucketMoved(w, bucket);
       return;
     }
     const table = this.header(Header.tableOffset);
     const capacity = this.header(Header.tableCapacity);
-    const base = H(table + SPAN_HEADER_SIZE);
-    const slot = (bucket - table - SPAN_HEADER_SIZE) / BUCKET_SIZE;
+    const slot = bucketSlot(table, bucket);
     const mask = capacity - 1;
     let hole = slot;
     let next = slot;
     for (let n = 0; n < capacity; n++) {
       next = (next + 1) & mask;
-      const record = w[base + 2 * next]!;
+      const at = bucketAt(table, next);
+      const record = bucketRecord(w, at)!;
       if (record === BUCKET_EMPTY) break;
-      const home = w[base + 2 * next + 1]! & mask;
+      const hash = bucketHash(w, at);
+      const home = hash & mask;
       // The entry at `next` may move back into the hole unless its home lies cyclically in (hole, next].
       const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
       if (!stays) {
-        w[base + 2 * hole + 1] = w[base + 2 * next + 1]!;
-        w[base + 2 * hole] = record;
+        setBucket(w, bucketAt(table, hole), record, hash);
         hole = next;
       }
     }
-    w[base + 2 * hole] = BUCKET_EMPTY;
-    w[base + 2 * hole + 1] = 0;
+    clearBucket(w, bucketAt(table, hole));
   }
 
   /** makeRoom doubles the index before one more record would pass the load limit. */
   private makeRoom(): void {
     const capacity = this.header(Header.tableCapacity);
-    if ((this.recordCount + 1) * MAX_LOAD_DENOMINATOR <= capacity * MAX_LOAD_NUMERATOR) return;
+    if (withinLoad(this.recordCount + 1, capacity)) return;
     while (this.header(Header.oldTableOffset) !== 0) this.rehashStep(capacity);
     const table = this.allocTable(capacity * 2);
     this.setHeader(Header.oldTableOffset, this.header(Header.tableOffset));
@@ -318,15 +317,15 @@ export class Table {
     if (old === 0) return;
     const w = this.words;
     const oldCapacity = this.header(Header.oldTableCapacity);
-    const base = H(old + SPAN_HEADER_SIZE);
     const table = this.header(Header.tableOffset);
     const capacity = this.header(Header.tableCapacity);
     let index = this.header(Header.rehashIndex);
     for (const end = Math.min(oldCapacity, index + count); index < end; index++) {
-      const record = w[base + 2 * index]!;
+      const bucket = bucketAt(old, index);
+      const record = bucketRecord(w, bucket)!;
       if (record !== BUCKET_EMPTY && record !== BUCKET_MOVED) {
-        this.place(table, capacity, w[base + 2 * index + 1]!, record);
-        w[base + 2 * index] = BUCKET_MOVED;
+        this.place(table, capacity, bucketHash(w, bucket), record);
+        markBucketMoved(w, bucket);
       }
     }
     if (index < oldCapacity) {
@@ -347,9 +346,8 @@ export class Table {
     const arrays = [[this.header(Header.tableOffset), this.header(Header.tableCapacity)], [this.header(Header.oldTableOffset), this.header(Header.oldTableCapacity)]];
     for (const [table, capacity] of arrays) {
       if (table === 0) continue;
-      const base = H(table! + SPAN_HEADER_SIZE);
       for (let slot = 0; slot < capacity!; slot++) {
-        const record = w[base + 2 * slot]!;
+        const record = bucketRecord(w, bucketAt(table!, slot))!;
         if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
         this.checkRecordBounds(record);
         const expiresAt = this.expiresAt(record);
@@ -368,16 +366,16 @@ export class Table {
     const w = this.words;
     const table = this.header(Header.tableOffset);
     const capacity = this.header(Header.tableCapacity);
-    const base = H(table + SPAN_HEADER_SIZE);
     let slot = this.header(Header.sweepIndex) & (capacity - 1);
     let removed = 0;
     for (let n = 0; n < budget; n++) {
-      const record = w[base + 2 * slot]!;
+      const bucket = bucketAt(table, slot);
+      const record = bucketRecord(w, bucket)!;
       if (record !== BUCKET_EMPTY) {
         this.checkRecordBounds(record);
         const expiresAt = this.expiresAt(record);
         if (expiresAt !== 0 && expiresAt <= nowMs) {
-          this.remove(table + SPAN_HEADER_SIZE + slot * BUCKET_SIZE);
+          this.remove(bucket);
           removed++;
           continue; // a later bucket may have shifted into this slot
         }

@@ -3,15 +3,18 @@
  * and changes nothing. Transient memory: one bit per 8 bytes of heap, to see each record indexed exactly once.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_SIZE,
-  SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, Slab, Span, chunksPerSpan,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
+  chunksPerSpan,
 } from '../format/layout.js';
 import { keyHash, readExpiresAt } from '../format/record.js';
+import {
+  bucketAt, bucketHash, bucketRecord, freeNext, keyLength, keyStart, recordState, slabFreeHead, slabLiveCount,
+  slabNextPartial, slabPrevPartial, spanKind, spanParam,
+} from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { forEachChunk, recordIsSound, spans } from './walk.js';
 import type { Table } from './table.js';
 
-const H = (field: number): number => field >>> 2;
 const MAX_PROBLEMS = 100;
 
 export interface VerifyReport {
@@ -50,27 +53,27 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
     if (span.kind !== SPAN_RECORDS) continue;
     let live = 0;
     forEachChunk(span, (chunk) => {
-      if (w[H(chunk + Record.state)] !== RECORD_LIVE) return;
+      if (recordState(w, chunk) !== RECORD_LIVE) return;
       if (!recordIsSound(file, chunk, span.offset, span.param)) { problem(`record at ${hex(chunk)} is damaged (lengths or checksum)`); return; }
       live++;
       const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) keys++;
       if (expiresAt !== 0) expiring++;
-      const keyLength = w[H(chunk + Record.keyLength)]! & 0xffff;
-      const key = file.bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
+      const length = keyLength(w, chunk);
+      const key = file.bytes.subarray(keyStart(chunk), keyStart(chunk) + length);
       try {
-        const bucket = table.find(key, keyLength, keyHash(key, keyLength));
+        const bucket = table.find(key, length, keyHash(key, length));
         if (bucket === 0 || table.recordIn(bucket) !== chunk) problem(`record at ${hex(chunk)} (key ${JSON.stringify(table.keyAt(chunk))}) is not found through the index`);
       } catch (error) {
         problem(`looking up the key of ${hex(chunk)}: ${(error as Error).message}`);
       }
     });
     records += live;
-    if (w[H(span.offset + Slab.liveCount)] !== live) problem(`span ${hex(span.offset)} counts ${w[H(span.offset + Slab.liveCount)]} live records; it holds ${live}`);
+    if (slabLiveCount(w, span.offset) !== live) problem(`span ${hex(span.offset)} counts ${slabLiveCount(w, span.offset)} live records; it holds ${live}`);
     let free = 0;
     const capacity = chunksPerSpan(span.param);
-    for (let chunk = w[H(span.offset + Slab.freeHead)]!; chunk !== 0; chunk = w[H(chunk + Record.checksum)]!) {
-      if (!heap.isChunkOf(span.offset, span.param, chunk) || w[H(chunk + Record.state)] === RECORD_LIVE || ++free > capacity) {
+    for (let chunk = slabFreeHead(w, span.offset); chunk !== 0; chunk = freeNext(w, chunk)) {
+      if (!heap.isChunkOf(span.offset, span.param, chunk) || recordState(w, chunk) === RECORD_LIVE || ++free > capacity) {
         problem(`free list of span ${hex(span.offset)} reaches ${hex(chunk)}, not a free chunk of the span (or it loops)`);
         break;
       }
@@ -85,8 +88,8 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
   for (let c = 0; c < CHUNK_SIZES.length; c++) {
     let previous = 0;
     let steps = 0;
-    for (let slab = heap.partialHead(c); slab !== 0; slab = w[H(slab + Slab.nextPartial)]!) {
-      if (heap.classOfSpan(slab) !== c || w[H(slab + Slab.freeHead)] === 0 || w[H(slab + Slab.prevPartial)] !== previous || ++steps > slabCount) {
+    for (let slab = heap.partialHead(c); slab !== 0; slab = slabNextPartial(w, slab)) {
+      if (heap.classOfSpan(slab) !== c || slabFreeHead(w, slab) === 0 || slabPrevPartial(w, slab) !== previous || ++steps > slabCount) {
         problem(`partial list of size class ${c} reaches ${hex(slab)}, which does not belong on it (or it loops)`);
         break;
       }
@@ -96,8 +99,8 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
 
   // Free span list: every FREE span once.
   let listed = 0;
-  for (let span = heap.header(Header.freeSpanHead); span !== 0; span = w[H(span + Span.param)]!) {
-    if (span < HEADER_SIZE || span >= heapEnd || (span - HEADER_SIZE) % SLAB_SIZE !== 0 || w[H(span + Span.kind)] !== SPAN_FREE || ++listed > freeSpans) {
+  for (let span = heap.header(Header.freeSpanHead); span !== 0; span = spanParam(w, span)) {
+    if (span < HEADER_SIZE || span >= heapEnd || (span - HEADER_SIZE) % SLAB_SIZE !== 0 || spanKind(w, span) !== SPAN_FREE || ++listed > freeSpans) {
       problem(`free span list reaches ${hex(span)}, not a free span (or it loops)`);
       break;
     }
@@ -109,15 +112,15 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
   const arrays: Array<[number, number]> = [[heap.header(Header.tableOffset), heap.header(Header.tableCapacity)]];
   if (heap.header(Header.oldTableOffset) !== 0) arrays.push([heap.header(Header.oldTableOffset), heap.header(Header.oldTableCapacity)]);
   for (const [offset, capacity] of arrays) {
-    const base = H(offset + SPAN_HEADER_SIZE);
     for (let slot = 0; slot < capacity; slot++) {
-      const record = w[base + 2 * slot]!;
+      const bucket = bucketAt(offset, slot);
+      const record = bucketRecord(w, bucket)!;
       if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
       buckets++;
       const span = heap.spanOfChunk(record);
-      if (span === 0 || !recordIsSound(file, record, span, w[H(span + Span.param)]!)) { problem(`bucket ${slot} of ${hex(offset)} points at ${hex(record)}, not a sound live record`); continue; }
-      const keyLength = w[H(record + Record.keyLength)]! & 0xffff;
-      if (keyHash(file.bytes.subarray(record + RECORD_HEADER_SIZE, record + RECORD_HEADER_SIZE + keyLength), keyLength) !== w[base + 2 * slot + 1]) {
+      if (span === 0 || !recordIsSound(file, record, span, spanParam(w, span))) { problem(`bucket ${slot} of ${hex(offset)} points at ${hex(record)}, not a sound live record`); continue; }
+      const length = keyLength(w, record);
+      if (keyHash(file.bytes.subarray(keyStart(record), keyStart(record) + length), length) !== bucketHash(w, bucket)) {
         problem(`bucket ${slot} of ${hex(offset)} holds a hash that is not its key's`);
       }
       const [byte, mask] = bit(record);

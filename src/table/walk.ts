@@ -2,14 +2,16 @@
  * Walking the heap span by span, as recovery and verification do. Read-only.
  */
 import {
-  CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record,
-  SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
+  CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
+  SPAN_SLABS, SPAN_TABLE, chunksPerSpan,
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
+import {
+  chunkAt, headerField, keyLength, recordSize, recordState, recordStoredChecksum, slabIndex, slabLiveCount, spanKind,
+  spanParam, spanSlabCount, spanStoredChecksum, valueLength,
+} from '../format/fields.js';
 import { hex } from '../format/header.js';
 import type { Region } from './region.js';
-
-const H = (field: number): number => field >>> 2;
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
 
@@ -20,15 +22,15 @@ export function readSpan(file: Region, offset: number, heapEnd: number): SpanInf
 
 function decodeSpan(file: Region, offset: number): SpanInfo {
   const w = file.words;
-  return { offset, kind: w[H(offset + Span.kind)]!, slabCount: w[H(offset + Span.slabCount)]!, param: w[H(offset + Span.param)]! };
+  return { offset, kind: spanKind(w, offset), slabCount: spanSlabCount(w, offset), param: spanParam(w, offset) };
 }
 
 function spanProblem(file: Region, offset: number, heapEnd: number): string | null {
   const w = file.words;
-  const kind = w[H(offset + Span.kind)]!;
-  const slabCount = w[H(offset + Span.slabCount)]!;
-  const param = w[H(offset + Span.param)]!;
-  if (w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
+  const kind = spanKind(w, offset);
+  const slabCount = spanSlabCount(w, offset);
+  const param = spanParam(w, offset);
+  if (spanStoredChecksum(w, offset) !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
   if (kind !== SPAN_RECORDS && kind !== SPAN_TABLE && kind !== SPAN_FREE) return `span at ${hex(offset)} has unknown kind ${hex(kind)}`;
   if (slabCount < 1 || offset + slabCount * SLAB_SIZE > heapEnd) return `span at ${hex(offset)} claims ${slabCount} slabs, past heapEnd ${heapEnd}`;
   if (kind === SPAN_RECORDS && (CHUNK_SIZES[param] === undefined || slabCount !== SPAN_SLABS[param])) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
@@ -40,7 +42,7 @@ function spanProblem(file: Region, offset: number, heapEnd: number): string | nu
  * (bad checksum, unknown kind, a length that runs past heapEnd). No per-key objects: one entry per span.
  */
 export function spans(file: Region): SpanInfo[] | string {
-  const heapEnd = file.words[H(Header.heapEnd)]!;
+  const heapEnd = headerField(file.words, Header.heapEnd);
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < heapEnd;) {
     const problem = spanProblem(file, offset, heapEnd);
@@ -54,9 +56,7 @@ export function spans(file: Region): SpanInfo[] | string {
 
 /** forEachChunk calls fn with every chunk offset of a RECORDS span. */
 export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void {
-  const size = CHUNK_SIZES[span.param]!;
-  const first = span.offset + SLAB_HEADER_SIZE;
-  for (let i = 0, n = chunksPerSpan(span.param); i < n; i++) fn(first + i * size);
+  for (let i = 0, n = chunksPerSpan(span.param); i < n; i++) fn(chunkAt(span.offset, span.param, i));
 }
 
 /**
@@ -65,14 +65,13 @@ export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void 
  */
 export function recordIsSound(file: Region, chunk: number, span: number, sizeClass: number): boolean {
   const w = file.words;
-  if (w[H(chunk + Record.state)] !== RECORD_LIVE) return false;
-  const lengths = w[H(chunk + Record.keyLength)]!;
-  const keyLength = lengths & 0xffff;
-  const valueLength = w[H(chunk + Record.valueLength)]!;
-  if (keyLength === 0 || keyLength > MAX_KEY_BYTES || valueLength > MAX_VALUE_BYTES) return false;
-  if (RECORD_HEADER_SIZE + keyLength + valueLength > CHUNK_SIZES[sizeClass]!) return false;
-  if (lengths >>> 16 !== Math.floor((chunk - span) / SLAB_SIZE)) return false;
-  return w[H(chunk + Record.checksum)] === recordChecksum(file.bytes, chunk, keyLength, valueLength, w);
+  if (recordState(w, chunk) !== RECORD_LIVE) return false;
+  const keyBytes = keyLength(w, chunk);
+  const valueBytes = valueLength(w, chunk);
+  if (keyBytes === 0 || keyBytes > MAX_KEY_BYTES || valueBytes > MAX_VALUE_BYTES) return false;
+  if (recordSize(keyBytes, valueBytes) > CHUNK_SIZES[sizeClass]!) return false;
+  if (slabIndex(w, chunk) !== Math.floor((chunk - span) / SLAB_SIZE)) return false;
+  return recordStoredChecksum(w, chunk) === recordChecksum(file.bytes, chunk, keyBytes, valueBytes, w);
 }
 
 /**
@@ -81,15 +80,15 @@ export function recordIsSound(file: Region, chunk: number, span: number, sizeCla
  */
 function recordsSpanAt(file: Region, offset: number, heapEnd: number): number {
   const w = file.words;
-  if (w[H(offset + Span.kind)] !== SPAN_RECORDS || w[H(offset + Span.checksum)] !== spanChecksum(file.bytes, offset)) return -1;
-  const sizeClass = w[H(offset + Span.param)]!;
+  if (spanKind(w, offset) !== SPAN_RECORDS || spanStoredChecksum(w, offset) !== spanChecksum(file.bytes, offset)) return -1;
+  const sizeClass = spanParam(w, offset);
   const slabs = SPAN_SLABS[sizeClass];
-  return slabs !== undefined && w[H(offset + Span.slabCount)] === slabs && offset + slabs * SLAB_SIZE <= heapEnd ? sizeClass : -1;
+  return slabs !== undefined && spanSlabCount(w, offset) === slabs && offset + slabs * SLAB_SIZE <= heapEnd ? sizeClass : -1;
 }
 
 /** nextSpan is where the walk goes on after offset: past the span when its header holds, else the next slab. */
 function nextSpan(file: Region, offset: number, heapEnd: number): number {
-  return spanProblem(file, offset, heapEnd) === null ? offset + file.words[H(offset + Span.slabCount)]! * SLAB_SIZE : offset + SLAB_SIZE;
+  return spanProblem(file, offset, heapEnd) === null ? offset + spanSlabCount(file.words, offset) * SLAB_SIZE : offset + SLAB_SIZE;
 }
 
 /**
@@ -100,17 +99,15 @@ function nextSpan(file: Region, offset: number, heapEnd: number): number {
  */
 export function scanLive(file: Region, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void): number {
   const w = file.words;
-  const heapEnd = w[H(Header.heapEnd)]!;
+  const heapEnd = headerField(w, Header.heapEnd);
   let span = start;
   for (let n = 0; span < heapEnd && n < slabLimit; span = nextSpan(file, span, heapEnd)) {
     const sizeClass = recordsSpanAt(file, span, heapEnd);
     n += sizeClass < 0 ? 1 : SPAN_SLABS[sizeClass]!;
     if (sizeClass < 0) continue;
-    const size = CHUNK_SIZES[sizeClass]!;
-    const first = span + SLAB_HEADER_SIZE;
     for (let i = 0, count = chunksPerSpan(sizeClass); i < count; i++) {
-      const chunk = first + i * size;
-      if (w[H(chunk + Record.state)] !== RECORD_LIVE || !recordIsSound(file, chunk, span, sizeClass)) continue;
+      const chunk = chunkAt(span, sizeClass, i);
+      if (recordState(w, chunk) !== RECORD_LIVE || !recordIsSound(file, chunk, span, sizeClass)) continue;
       const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) visit(chunk);
     }
@@ -133,14 +130,14 @@ export interface ClassSpace {
 /** spaceByClass sums, for each size class in use, its spans, records and free chunks. Reads span headers only. */
 export function spaceByClass(file: Region): ClassSpace[] {
   const w = file.words;
-  const heapEnd = w[H(Header.heapEnd)]!;
+  const heapEnd = headerField(w, Header.heapEnd);
   const classes: ClassSpace[] = [];
   for (let span = HEADER_SIZE; span < heapEnd; span = nextSpan(file, span, heapEnd)) {
     const sizeClass = recordsSpanAt(file, span, heapEnd);
     if (sizeClass < 0) continue;
     const chunkSize = CHUNK_SIZES[sizeClass]!;
     const entry = (classes[sizeClass] ??= { sizeClass, chunkSize, spanSlabs: SPAN_SLABS[sizeClass]!, spans: 0, records: 0, freeChunks: 0, freeBytes: 0 });
-    const live = w[H(span + Slab.liveCount)]!;
+    const live = slabLiveCount(w, span);
     entry.spans++;
     entry.records += live;
     entry.freeChunks += chunksPerSpan(sizeClass) - live;
