@@ -1,7 +1,7 @@
 // Misuse a real user makes (issue 11): each gets a clear DataStoreError, never a hang, a raw TypeError or silent loss.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -166,6 +166,22 @@ test('a path that ends in a slash names a folder: FILE_INVALID, and no file is m
   throwsCode(() => new DataStore(join(dir, 'x.slabkv') + '/'), 'FILE_INVALID');
   assert.equal(readdirSync(dir), []);
   rmSync(dir, { recursive: true });
+});
+
+test('a path of 4,095 bytes works; one byte more is IO_ERROR (ENAMETOOLONG), never a TypeError', () => {
+  const base = mkdtempSync(join(tmpdir(), 'slabkv-long-'));
+  let dir = base;
+  while (dir.length < 4095 - 260) dir = join(dir, 'd'.repeat(200));
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'f'.repeat(4095 - dir.length - 1));
+  assert.is(Buffer.byteLength(path), 4095);
+  const db = new DataStore(path);
+  db.create('k', { a: 1 });
+  assert.equal(db.read('k'), { a: 1 });
+  db.close();
+  const err = throwsCode(() => new DataStore(path + 'x'), 'IO_ERROR');
+  assert.is(err.cause?.code, 'ENAMETOOLONG');
+  rmSync(base, { recursive: true });
 });
 
 test.run();
