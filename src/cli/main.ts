@@ -4,13 +4,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataStore } from '../api/data-store.js';
 import { DataStoreError, ioError, type ErrorCode } from '../errors.js';
-import { checkKey, encodeValue } from '../api/validate.js';
 import { DEFAULT_FILE, DEFAULT_FOLDER, userDataDir } from '../api/paths.js';
-import { inspectHeader, inspectKey, inspectOffset, keyAt, openForInspection } from './inspect.js';
+import { inspectHeader, inspectKey, inspectOffset, openForInspection } from './inspect.js';
+import { LineReader, LoadError, dumpStore, loadEntries, type LoadResult } from './transfer.js';
 
 /** Exit codes: 0 success, 1 "no" (has on a missing key), 2 usage, then one per error code. */
 export const EXIT_CODES: Record<ErrorCode | 'USAGE' | 'NO' | 'PROBLEMS' | 'BAD_LINE', number> = {
@@ -39,10 +38,6 @@ interface Command {
 
 /** stdout is written with write(2) in blocks of this size, so that EPIPE is met at once, where it can be handled. */
 const OUT_BLOCK = 64 * 1024;
-/** Bytes read from the input of load at a time. */
-const IN_BLOCK = 64 * 1024;
-/** A longer line of load's input is refused: a valid entry is at most about 16.5 KB of JSON. */
-const MAX_LINE_CHARS = 1024 * 1024;
 /** How long to wait before retrying a read or write that a non-blocking descriptor refused (EAGAIN). */
 const RETRY_MS = 5;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
@@ -102,52 +97,6 @@ function requireStore(file: string): void {
     throw ioError(`cannot read ${file}`, cause);
   }
   if (!stats.isFile() && !stats.isDirectory()) throw new DataStoreError('IO_ERROR', `${file} is not a regular file`);
-}
-
-/**
- * LineReader reads a file or stdin line by line with read(2), a block at a time: an input of any size is streamed,
- * never held whole in one string.
- */
-class LineReader {
-  private readonly block = Buffer.alloc(IN_BLOCK);
-  private readonly decoder = new StringDecoder('utf8');
-  private lines: string[] = [];
-  private next = 0;
-  private rest = '';
-  private ended = false;
-  /** The number of the line last returned, from 1. */
-  number = 0;
-
-  constructor(private readonly fd: number, private readonly name: string) {}
-
-  /** readLine returns the next line without its newline, or null at the end of the input. */
-  readLine(): string | null {
-    while (this.next >= this.lines.length) {
-      if (this.ended) return null;
-      this.fill();
-    }
-    this.number++;
-    return this.lines[this.next++]!;
-  }
-
-  private fill(): void {
-    let n: number;
-    try {
-      n = fs.readSync(this.fd, this.block, 0, this.block.length, null);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, RETRY_MS); return; }
-      throw ioError(`cannot read ${this.name}`, error);
-    }
-    const text = this.rest + (n === 0 ? this.decoder.end() : this.decoder.write(this.block.subarray(0, n)));
-    const parts = text.split('\n');
-    this.rest = n === 0 ? '' : parts.pop()!;
-    if (n === 0) this.ended = true;
-    if (this.rest.length > MAX_LINE_CHARS) {
-      throw new LoadError(`line ${this.number + parts.length + 1}: longer than ${MAX_LINE_CHARS} characters; a dump line is at most about 16.5 KB`);
-    }
-    this.lines = parts;
-    this.next = 0;
-  }
 }
 
 function openInput(input: string | undefined): { fd: number; name: string } {
@@ -283,36 +232,13 @@ const commands: Record<string, Command> = {
     help: 'Writes every live entry as a JSON line {"key":…,"value":…,"expiresAt":ms or null}. Then checks the store: if it is damaged, each damaged record (which the dump lacks) is named on stderr and the exit code is 21 (FILE_CORRUPT).',
     positionals: 0,
     run(_args, _values, file) {
-      let n = 0;
       withStore(file, (db) => {
-        const damaged: string[] = [];
-        for (const key of db.keys()) {
-          let text: string;
-          let expiresAt: number | null;
-          try {
-            text = db.readText(key);
-            expiresAt = db.expiresAt(key);
-          } catch (error) {
-            if (error instanceof DataStoreError && error.code === 'KEY_NOT_FOUND') continue; // expired meanwhile
-            if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') { damaged.push(`key ${JSON.stringify(key)}: ${error.message}`); continue; }
-            throw error;
-          }
-          write(`{"key":${JSON.stringify(key)},"value":${text},"expiresAt":${expiresAt}}\n`);
-          if (++n % 10000 === 0) progress(`dump: ${n} entries`);
-        }
+        const { entries, damaged } = dumpStore(db, write, (n) => progress(`dump: ${n} entries`));
         progressDone();
-        // keys() passes over records that fail their checksum: verify finds them, so that none is lost unsaid.
-        const report = db.verify();
-        if (damaged.length === 0 && report.ok) return;
+        if (damaged.length === 0) return;
         flushOut();
-        const inspection = openForInspection(db.path);
-        for (const problem of report.problems) {
-          const at = /^record at (0x[0-9a-f]+) is damaged/.exec(problem);
-          const key = at ? keyAt(inspection, Number(at[1])) : null;
-          damaged.push(key === null ? problem : `${problem}; its key reads ${JSON.stringify(key)}`);
-        }
         for (const line of damaged) warn(`dump skipped: ${line}`);
-        throw new DataStoreError('FILE_CORRUPT', `dumped ${n} entries, but the store is damaged (above), so the dump lacks the records named; slabkv repair keeps every record whose checksum holds`);
+        throw new DataStoreError('FILE_CORRUPT', `dumped ${entries} entries, but the store is damaged (above), so the dump lacks the records named; slabkv repair keeps every record whose checksum holds`);
       });
       return 0;
     },
@@ -326,66 +252,24 @@ const commands: Record<string, Command> = {
     run(_args, values, file) {
       const resume = values['resume'] === true;
       const input = openInput(typeof values['input'] === 'string' ? values['input'] : undefined);
-      let loaded = 0;
-      let skipped = 0;
-      let resumed = 0;
+      let result: LoadResult;
       try {
-        withStore(file, (db) => {
-          const reader = new LineReader(input.fd, input.name);
-          const seen = new Set<string>();
-          const made: string[] = [];
-          const refuse = (message: string): never => { throw new LoadError(`line ${reader.number}: ${message}`); };
+        result = withStore(file, (db) => {
           try {
-            for (let text = reader.readLine(); text !== null; text = reader.readLine()) {
-              if (text.trim() === '') continue;
-              let entry: { key?: unknown; value?: unknown; expiresAt?: unknown };
-              try { entry = JSON.parse(text); } catch (error) { return refuse(`not JSON (${(error as Error).message})`); }
-              if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return refuse('not a JSON object');
-              let json: string;
-              try {
-                checkKey(entry.key);
-                json = encodeValue(entry.value).json;
-              } catch (error) {
-                return refuse(error instanceof DataStoreError ? `${error.code}: ${error.message}` : String(error));
-              }
-              const key = entry.key;
-              const { expiresAt = null } = entry;
-              if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt > 0)) return refuse('expiresAt must be null or milliseconds since the epoch');
-              if (seen.has(key)) return refuse(`key ${JSON.stringify(key)} appears twice`);
-              seen.add(key);
-              if (expiresAt !== null && expiresAt <= Date.now()) { skipped++; continue; }
-              if (db.has(key)) {
-                if (resume && db.readText(key) === json && db.expiresAt(key) === expiresAt) { resumed++; continue; }
-                return refuse(`key ${JSON.stringify(key)} already exists in the store${resume ? ' with another value or expiry' : ''}`);
-              }
-              try {
-                db.create(key, entry.value as never, expiresAt === null ? undefined : { expiresAt });
-              } catch (error) {
-                // It expired between the check above and the create: skipped as the others.
-                if (error instanceof DataStoreError && error.code === 'TTL_INVALID') { skipped++; continue; }
-                throw error;
-              }
-              made.push(key);
-              if (made.length % 10000 === 0) progress(`load: ${made.length} entries`);
-            }
-          } catch (error) {
-            for (const key of made) db.delete(key);
-            throw error;
+            return loadEntries(db, new LineReader(input.fd, input.name), resume, (n) => progress(`load: ${n} entries`));
           } finally {
             progressDone();
           }
-          loaded = made.length;
         });
       } finally {
         if (input.fd !== 0) fs.closeSync(input.fd);
       }
-      out(resume ? { loaded, skippedExpired: skipped, alreadyThere: resumed } : { loaded, skippedExpired: skipped });
+      const { loaded, skippedExpired, alreadyThere } = result;
+      out(resume ? { loaded, skippedExpired, alreadyThere } : { loaded, skippedExpired });
       return 0;
     },
   },
 };
-
-class LoadError extends Error {}
 
 /** version reads the package's version from its package.json, one folder above dist/. */
 function version(): string {
@@ -465,4 +349,7 @@ function run(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+// Run as a program (bin/slabkv, node dist/cli.cjs); required, it only exports (tests call dumpStore and loadEntries).
+if (require.main === module) process.exitCode = main(process.argv.slice(2));
+
+export { dumpStore, loadEntries };

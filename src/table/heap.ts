@@ -224,8 +224,9 @@ export class Heap {
     }
     const start = this.header(Header.heapEnd);
     const end = start + slabCount * SLAB_SIZE;
-    if (end > this.file.size) this.growFor(end);
-    else this.file.reserve(start, slabCount * SLAB_SIZE); // the tail may have been given back at a close
+    const size = this.file.size;
+    if (start < size) this.file.reserve(start, Math.min(end, size) - start); // the tail may have been given back at a close
+    if (end > size) this.growFor(end);
     this.writeSpanHeader(start, kind, slabCount, param);
     this.setHeader(Header.heapEnd, end);
     return start;

@@ -1,0 +1,46 @@
+// dump and load called in-process (the functions behind slabkv dump and slabkv load).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRequire } from 'node:module';
+import { DataStore } from 'slabkv';
+import { scratch } from './helpers.mjs';
+
+const { dumpStore, loadEntries } = createRequire(import.meta.url)('../dist/cli.cjs');
+const tmp = scratch();
+test.after(() => tmp.remove());
+
+const linesOf = (text) => {
+  const lines = text.split('\n');
+  let at = 0;
+  return { get number() { return at; }, readLine: () => (at < lines.length ? lines[at++] : null) };
+};
+
+test('a dump loads back into another store with the same values and exact expiry times', () => {
+  const from = new DataStore(tmp.file('from.slabkv'));
+  for (let i = 0; i < 500; i++) from.create(`k:${i}`, { i, text: 'x'.repeat(i) }, i % 5 === 0 ? 3600 : undefined);
+  let dump = '';
+  const { entries, damaged } = dumpStore(from, (line) => { dump += line; });
+  assert.is(entries, 500);
+  assert.equal(damaged, []);
+  const to = new DataStore(tmp.file('to.slabkv'));
+  assert.equal(loadEntries(to, linesOf(dump), false), { loaded: 500, skippedExpired: 0, alreadyThere: 0 });
+  for (const key of from.keys()) {
+    assert.equal(to.read(key), from.read(key));
+    assert.is(to.expiresAt(key), from.expiresAt(key));
+  }
+  from.close();
+  to.close();
+});
+
+test('a bad line undoes the whole load; resume finishes a load cut short', () => {
+  const db = new DataStore(tmp.file('undo.slabkv'));
+  const good = Array.from({ length: 10 }, (_, i) => JSON.stringify({ key: `u:${i}`, value: { i }, expiresAt: null }));
+  assert.throws(() => loadEntries(db, linesOf([...good, '{"key": 1}'].join('\n')), false), /line 11/);
+  assert.is(db.count, 0, 'nothing loaded');
+  loadEntries(db, linesOf(good.slice(0, 4).join('\n')), false); // as if killed after 4 entries
+  assert.equal(loadEntries(db, linesOf(good.join('\n')), true), { loaded: 6, skippedExpired: 0, alreadyThere: 4 });
+  assert.is(db.count, 10);
+  db.close();
+});
+
+test.run();
