@@ -255,7 +255,7 @@ export class SharedStore {
   }
 
   /**
-   * #seal marks the file cleanly closed: the unused tail's blocks given back, every page to disk, then the open
+   * #seal marks the file cleanly closed: the blocks of free spans and of the unused tail given back, every page to disk, then the open
    * mark cleared, the closed checksum, and last the state, each a store the next opener reads whole; then the
    * header page to disk. Lock held.
    */
@@ -263,6 +263,7 @@ export class SharedStore {
     const w = this.file.words;
     setHeaderField(w, Header.ownerPid, 0);
     if (headerField(w, Header.state) !== STATE_OPEN) return;
+    this.table.heap.releaseFreeSpans();
     this.table.heap.releaseTail();
     this.file.flush();
     crashPoint('seal.flushed');

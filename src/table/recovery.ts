@@ -16,9 +16,8 @@ import {
 import { keyHash, readExpiresAt } from '../format/record.js';
 import {
   capacityFor, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
-  setSlabNextPartial, setSlabPrevPartial, spanParam, spanSlabCount,
+  setSlabNextPartial, setSlabPrevPartial, spanParam,
 } from '../format/fields.js';
-import { FREE_SPAN_KEPT } from './heap.js';
 import { corrupt } from '../errors.js';
 import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
 import type { Region } from './region.js';
@@ -121,7 +120,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
       lastFree = offset;
       lastFreeSlabs = slabCount;
     }
-    heap.freeSpan(lastFree, lastFreeSlabs, false); // punched once, at the end
+    heap.freeSpan(lastFree, lastFreeSlabs);
   };
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) {
@@ -185,10 +184,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     });
   }
   heap.setHeader(Header.expiringCount, expiring);
-  // Give back the blocks of every FREE span: spans freed before the crash may not have been punched yet.
-  for (let span = heap.header(Header.freeSpanHead), steps = 0; span !== 0 && steps < list.length; span = spanParam(w, span), steps++) {
-    file.release(span + FREE_SPAN_KEPT, spanSlabCount(w, span) * SLAB_SIZE - FREE_SPAN_KEPT);
-  }
+  heap.releaseFreeSpans(); // spans freed before the crash, and those merged here
   report.ms = performance.now() - started;
   return report;
 }
