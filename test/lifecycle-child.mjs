@@ -25,6 +25,14 @@ if (mode === 'create') {
   }
   db.close();
   say({ closed: true });
+} else if (mode === 'write-delete-close') {
+  // Writes n keys, deletes the first half (spans become free, to be given back at close), then closes.
+  const db = new DataStore(path);
+  for (let i = 0; i < n; i++) db.create(`k:${i}`, valueOf(i));
+  for (let i = 0; i < n / 2; i++) db.delete(`k:${i}`);
+  say({ written: n, deleted: n / 2 });
+  db.close();
+  say({ closed: true });
 } else if (mode === 'exit-without-close') {
   const db = new DataStore(path);
   for (let i = 0; i < n; i++) db.create(`k:${i}`, valueOf(i));

@@ -111,6 +111,23 @@ test('a kill at each step of a change, of growth and of close loses no acknowled
   }
 });
 
+test('a kill right after close gave free space back: the next open finds every live key, the freed ones gone', () => {
+  const path = tmp.file('kill-seal-released.slabkv');
+  const { signal, events } = run('seal.released', 'write-delete-close', path, '3000');
+  assert.is(signal, 'SIGKILL');
+  assert.equal(events.at(-1), { written: 3000, deleted: 1500 });
+  assert.is(state(path), format.STATE_OPEN);
+  const db = new DataStore(path);
+  assert.is(db.count, 1500);
+  for (let i = 1500; i < 3000; i += 37) assert.equal(db.read(`k:${i}`), valueOf(i));
+  assert.not.ok(db.has('k:0'));
+  assert.ok(db.verify().ok);
+  for (let i = 0; i < 1500; i++) db.create(`k:${i}`, valueOf(i)); // the given-back space is taken again
+  assert.ok(db.verify().ok);
+  db.close();
+  assertCleanHeader(path, 'closed after');
+});
+
 test('kill -9 of an idle writer: the same file opens without a rebuild; a copy of it is rebuilt', async () => {
   const path = tmp.file('idle.slabkv');
   const { spawn } = await import('node:child_process');

@@ -17,7 +17,7 @@ import { wordOf as H } from '../format/fields.js'; // a header field's index in 
 import { SharedStore } from '../store/shared-store.js';
 import { crashPoint } from '../store/crash-points.js';
 import { reentrantCall } from '../store/lock.js';
-import { rebuild, type RecoveryReport } from '../table/recovery.js';
+import type { RecoveryReport } from '../table/recovery.js';
 import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
 import {
@@ -203,7 +203,7 @@ export class DataStore {
    * the whole file: O(size of the file).
    */
   verify(options?: { onProgress?: (done: number, total: number) => void }): VerifyReport {
-    const store = this.#open();
+    this.#open(); // STORE_CLOSED before the options are looked at
     let onProgress: ((done: number, total: number) => void) | undefined;
     if (options !== undefined) {
       checkOptionObject(options, ['onProgress'], 'the verify options');
@@ -212,12 +212,7 @@ export class DataStore {
         throw new DataStoreError('OPTION_INVALID', 'onProgress must be a function');
       }
     }
-    this.#lock(store);
-    try {
-      return verifyTable(store.table, Date.now(), onProgress);
-    } finally {
-      store.lock.leave();
-    }
+    return this.#locked((store) => verifyTable(store.table, Date.now(), onProgress));
   }
 
   /**
@@ -227,40 +222,22 @@ export class DataStore {
    * records that fail their checksum and expired records are dropped and counted. O(size of the file).
    */
   repair(): RecoveryReport {
-    const store = this.#open();
-    this.#lock(store);
-    try {
+    return this.#locked((store) => {
       store.markOpen();
-      store.beginChange(); // a repair cut short is rebuilt at the next open
-      const report = rebuild(store.table, Date.now(), store.file.size);
-      store.endChange();
+      const report = store.rebuild();
       store.file.flush();
       return report;
-    } finally {
-      store.lock.leave();
-    }
+    });
   }
 
   /** spaceByClass reports, per size class in use, its slabs, records and free chunks. O(slabs). */
   spaceByClass(): ClassSpace[] {
-    const store = this.#open();
-    this.#lock(store);
-    try {
-      return spaceByClass(store.file);
-    } finally {
-      store.lock.leave();
-    }
+    return this.#locked((store) => spaceByClass(store.file));
   }
 
   /** flush writes every change so far to the disk (msync), so that it survives power loss. */
   flush(): void {
-    const store = this.#open();
-    this.#lock(store);
-    try {
-      store.file.flush();
-    } finally {
-      store.lock.leave();
-    }
+    this.#locked((store) => store.file.flush());
   }
 
   /** close flushes and releases the file when this is the process's last handle. A second close does nothing. */
@@ -292,6 +269,17 @@ export class DataStore {
     keyHashValue = keyHash(keyBytes, keyLength);
     this.#lock(store);
     return store;
+  }
+
+  /** #locked runs fn with the store's lock held (and caught up), and releases it. */
+  #locked<T>(fn: (store: SharedStore) => T): T {
+    const store = this.#open();
+    this.#lock(store);
+    try {
+      return fn(store);
+    } finally {
+      store.lock.leave();
+    }
   }
 
   /**

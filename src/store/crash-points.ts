@@ -13,6 +13,7 @@ export type CrashPoint =
   | 'mark-open.state' // state = open is set in memory; the open mark not yet written, nothing synced
   | 'change.busy' // busy = 1 is set; the change not yet made
   | 'grow.allocated' // the file has grown on disk; the header's fileSize not yet raised
+  | 'seal.released' // close has given back the blocks of free spans and of the tail; nothing synced yet
   | 'seal.flushed' // close has synced every page; the header still says open
   | 'seal.unmarked' // close has cleared the open mark; checksum and state not yet written
   | 'seal.checksum' // close has written the closed checksum; state still open

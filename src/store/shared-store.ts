@@ -209,9 +209,15 @@ export class SharedStore {
   catchUp(): void {
     this.file.catchUp();
     if (headerField(this.file.words, Header.busy) !== BUSY_CHANGING) return;
+    this.recovered = this.rebuild();
+  }
+
+  /** rebuild rebuilds the store from its records as one change (a rebuild cut short is done again). Lock held. */
+  rebuild(): RecoveryReport {
     this.beginChange();
-    this.recovered = rebuild(this.table, Date.now(), this.file.size);
+    const report = rebuild(this.table, Date.now(), this.file.size);
     this.endChange();
+    return report;
   }
 
   /**
@@ -265,6 +271,7 @@ export class SharedStore {
     if (headerField(w, Header.state) !== STATE_OPEN) return;
     this.table.heap.releaseFreeSpans();
     this.table.heap.releaseTail();
+    crashPoint('seal.released');
     this.file.flush();
     crashPoint('seal.flushed');
     clearOpenMark(this.file.bytes);
