@@ -236,4 +236,23 @@ test('keys() goes on through changes made while it iterates', () => {
   db.close();
 });
 
+test('keys that differ only in their last bytes, or are prefixes of each other, are told apart', () => {
+  // Lookups compare keys four bytes at a time; the last word is masked to the key's length, so neither the bytes
+  // of a longer key looked up before nor the bytes after a record's key may count.
+  const db = new DataStore(join(tmp.dir, 'prefixes.slabkv'));
+  const keys = [];
+  for (let length = 1; length <= 32; length++) keys.push('abcdefghijklmnopqrstuvwxyz012345'.slice(0, length));
+  for (let length = 1; length <= 9; length++) keys.push('é'.repeat(length), `${'x'.repeat(length - 1)}\u0000`);
+  for (const key of keys.filter((_, i) => i % 2 === 0)) db.create(key, { key });
+  for (let round = 0; round < 2; round++) {
+    for (const key of [...keys].reverse().concat(keys)) {
+      const stored = keys.indexOf(key) % 2 === 0;
+      assert.is(db.has(key), stored, `has ${JSON.stringify(key)}`);
+      if (stored) assert.equal(db.read(key), { key });
+      else throwsCode(() => db.read(key), 'KEY_NOT_FOUND');
+    }
+  }
+  db.close();
+});
+
 test.run();

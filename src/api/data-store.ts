@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
  * Caveats: one process at a time (another gets STORE_LOCKED); handles and worker threads of that process share the
  * store. Durability against power loss needs flush(); a process crash loses nothing that returned.
  */
-import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
-import { keyHash } from '../format/record.js';
+import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
+import { KeyBuffer } from '../table/key-buffer.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { wordOf as H } from '../format/fields.js'; // a header field's index in the u32 view
@@ -30,10 +30,8 @@ const SCAN_SLABS = 4;
 const SWEEP_BUDGET = 8;
 /** Unlocked tries of a lookup before it waits for the lock: a change holds the sequence odd for microseconds. */
 const UNLOCKED_ATTEMPTS = 64;
-/** The key of the current call: UTF-8 bytes, their count and hash. One set per thread: calls never overlap in one. */
-const keyBytes = Buffer.alloc(MAX_KEY_BYTES);
-let keyLength = 0;
-let keyHashValue = 0;
+/** The key of the current call: UTF-8 bytes, their count and hash. One per thread: calls never overlap in one. */
+const enteredKey = new KeyBuffer();
 
 export interface DataStoreStats {
   /** Live keys: stored and not expired. Exact; counting costs a pass over the index only when some key has a TTL. */
@@ -91,14 +89,14 @@ export class DataStore {
     const expiresAt = expiryFor(ttlSeconds, now);
     this.#change(key, now, (store) => {
       const table = store.table;
-      const bucket = table.find(keyBytes, keyLength, keyHashValue);
+      const bucket = table.find(enteredKey);
       if (bucket !== 0) {
         if (!isExpired(table.expiresAt(table.recordIn(bucket)), now)) {
           throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(key)} already exists`);
         }
         table.remove(bucket);
       }
-      table.insert(keyBytes, keyLength, keyHashValue, json, bytes, expiresAt);
+      table.insert(enteredKey, json, bytes, expiresAt);
     });
   }
 
@@ -260,13 +258,12 @@ export class DataStore {
   }
 
   /**
-   * #enter checks and encodes key into keyBytes, keyLength and keyHashValue, takes the store's lock, and returns
+   * #enter checks and encodes key into enteredKey, takes the store's lock, and returns
    * the store. The caller releases the lock.
    */
   #enter(key: unknown): SharedStore {
     const store = this.#open();
-    keyLength = encodeKey(key);
-    keyHashValue = keyHash(keyBytes, keyLength);
+    encodeKey(key);
     this.#lock(store);
     return store;
   }
@@ -305,14 +302,13 @@ export class DataStore {
    */
   #read<T>(key: unknown, lookup: Lookup<T>): T {
     const store = this.#open();
-    keyLength = encodeKey(key);
-    keyHashValue = keyHash(keyBytes, keyLength);
+    encodeKey(key);
     for (let attempt = 0; attempt < UNLOCKED_ATTEMPTS; attempt++) {
       const sequence = store.readBegin();
       if (sequence < 0) continue;
       let result: T;
       try {
-        result = lookup(store, key as string, Date.now());
+        result = lookup(store, key as string);
       } catch (error) {
         if (store.readValid(sequence)) throw error;
         continue;
@@ -321,7 +317,7 @@ export class DataStore {
     }
     this.#lock(store);
     try {
-      return lookup(store, key as string, Date.now());
+      return lookup(store, key as string);
     } finally {
       store.lock.leave();
     }
@@ -377,21 +373,13 @@ export class DataStore {
 }
 
 /**
- * encodeKey checks key and writes its UTF-8 bytes into keyBytes; returns their count. Keys of at most 32 ASCII
- * characters, the common case, are copied in one pass with no further check.
+ * encodeKey checks key and puts it in enteredKey. Keys of at most 32 ASCII characters, the common case, are copied
+ * in one pass with no further check.
  */
-function encodeKey(key: unknown): number {
-  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_CHARS) {
-    let i = 0;
-    for (const n = key.length; i < n; i++) {
-      const code = key.charCodeAt(i);
-      if (code >= 0x80) break;
-      keyBytes[i] = code;
-    }
-    if (i === key.length) return i;
-  }
+function encodeKey(key: unknown): void {
+  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_CHARS && enteredKey.setAscii(key)) return;
   checkKey(key);
-  return keyBytes.write(key, 0, 'utf8');
+  enteredKey.setUtf8(key);
 }
 
 /** scanPrefix checks the options of keys() and entries(): `keys('tmp:')` must not list every key. */
@@ -405,34 +393,38 @@ function scanPrefix(options: unknown): string | undefined {
   return prefix;
 }
 
-/** A lookup of the entered key (keyBytes, keyLength, keyHashValue), run by #read with or without the lock. */
-type Lookup<T> = (store: SharedStore, key: string, now: number) => T;
+/** A lookup of enteredKey, run by #read with or without the lock. */
+type Lookup<T> = (store: SharedStore, key: string) => T;
 
-/** findLive returns the bucket of the entered key, or throws KEY_NOT_FOUND if it is missing or expired. */
-function findLive(store: SharedStore, key: string, now: number): number {
-  const bucket = store.table.find(keyBytes, keyLength, keyHashValue);
+/**
+ * findLive returns the bucket of enteredKey, or throws KEY_NOT_FOUND if it is missing or expired at `now`. Without
+ * `now`, the clock is read only for a key that can expire: Date.now() costs as much as a lookup's own arithmetic.
+ */
+function findLive(store: SharedStore, key: string, now?: number): number {
+  const bucket = store.table.find(enteredKey);
   if (bucket === 0 || isExpired(store.table.expiresAt(store.table.recordIn(bucket)), now)) throw notFound(key);
   return bucket;
 }
 
-const readValueText: Lookup<string> = (store, key, now) => {
-  const record = store.table.recordIn(findLive(store, key, now));
+const readValueText: Lookup<string> = (store, key) => {
+  const record = store.table.recordIn(findLive(store, key));
   store.table.checkChecksum(record);
   return store.table.valueText(record);
 };
 
-const readHas: Lookup<boolean> = (store, _key, now) => {
-  const bucket = store.table.find(keyBytes, keyLength, keyHashValue);
-  return bucket !== 0 && !isExpired(store.table.expiresAt(store.table.recordIn(bucket)), now);
+const readHas: Lookup<boolean> = (store) => {
+  const bucket = store.table.find(enteredKey);
+  return bucket !== 0 && !isExpired(store.table.expiresAt(store.table.recordIn(bucket)));
 };
 
-const readExpiresAt: Lookup<number | null> = (store, key, now) => {
-  const expiresAt = store.table.expiresAt(store.table.recordIn(findLive(store, key, now)));
+const readExpiresAt: Lookup<number | null> = (store, key) => {
+  const expiresAt = store.table.expiresAt(store.table.recordIn(findLive(store, key)));
   return expiresAt === 0 ? null : expiresAt;
 };
 
-function isExpired(expiresAt: number, now: number): boolean {
-  return expiresAt !== 0 && expiresAt <= now;
+/** isExpired: expiresAt 0 never expires; without `now` the clock is read only when it is needed. */
+function isExpired(expiresAt: number, now?: number): boolean {
+  return expiresAt !== 0 && expiresAt <= (now ?? Date.now());
 }
 
 function notFound(key: string): DataStoreError {

@@ -11,9 +11,9 @@ import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { MAX_FILE_SIZE } from '../format/layout.js';
 import { sealHeader } from '../format/header.js';
-import { keyHash } from '../format/record.js';
 import { checkV1Header, forEachV1Record } from '../format/v1.js';
 import { Table } from '../table/table.js';
+import { KeyBuffer } from '../table/key-buffer.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
 import { newStoreImage, syncFolder } from './create.js';
@@ -38,10 +38,11 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     for (let written = 0; written < image.length;) written += fs.writeSync(tempFd, image, written, image.length - written, written);
     built = new MappedFile(tempFd, temp, image.length);
     const table = new Table(built, MAX_FILE_SIZE);
-    forEachV1Record(old.bytes, nowMs, (key, value, expiresAt) => {
-      const hash = keyHash(key, key.length);
-      if (table.find(key, key.length, hash) !== 0) return; // a key found twice (power loss): the first is kept
-      table.insert(key, key.length, hash, value, value.length, expiresAt);
+    const key = new KeyBuffer();
+    forEachV1Record(old.bytes, nowMs, (keyBytes, value, expiresAt) => {
+      key.setBytes(keyBytes, 0, keyBytes.length);
+      if (table.find(key) !== 0) return; // a key found twice (power loss): the first is kept
+      table.insert(key, value, value.length, expiresAt);
     });
     sealHeader(built.bytes);
     built.flush();

@@ -13,13 +13,14 @@
 import {
   CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS,
 } from '../format/layout.js';
-import { keyHash, readExpiresAt } from '../format/record.js';
+import { readExpiresAt } from '../format/record.js';
 import {
   capacityFor, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
   setSlabNextPartial, setSlabPrevPartial, spanParam,
 } from '../format/fields.js';
 import { corrupt } from '../errors.js';
 import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
+import { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 import type { Table } from './table.js';
 
@@ -164,14 +165,13 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   heap.setHeader(Header.expiringCount, 0);
   table.createIndex(capacity);
   w = file.words; // createIndex may have grown the file, and so mapped it again
+  const key = new KeyBuffer();
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) continue;
     forEachChunk(span, (chunk) => {
       if (recordState(w, chunk) !== RECORD_LIVE) return;
-      const length = keyLength(w, chunk);
-      const keyBytes = file.bytes.subarray(keyStart(chunk), keyStart(chunk) + length);
-      const hash = keyHash(keyBytes, length);
-      if (table.find(keyBytes, length, hash) !== 0) {
+      key.setBytes(file.bytes, keyStart(chunk), keyLength(w, chunk));
+      if (table.find(key) !== 0) {
         report.duplicates++;
         report.records--;
         if (table.expiresAt(chunk) !== 0) expiring--;
@@ -179,7 +179,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
         heap.freeChunk(chunk, span.param, span.offset);
         return;
       }
-      table.place(heap.header(Header.tableOffset), heap.header(Header.tableCapacity), hash, chunk);
+      table.place(heap.header(Header.tableOffset), heap.header(Header.tableCapacity), key.hash, chunk);
       heap.setHeader(Header.recordCount, heap.header(Header.recordCount) + 1);
     });
   }

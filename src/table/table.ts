@@ -28,6 +28,7 @@ import {
 import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
 import { corrupt } from '../errors.js';
+import type { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 
 /**
@@ -98,11 +99,11 @@ export class Table {
   // ---- lookup ----
 
   /** find returns the bucket (its offset in the file) that holds the key's live record, or 0 if there is none. */
-  find(key: Uint8Array, keyLength: number, hash: number): number {
-    const found = this.probe(this.header(Header.tableOffset), this.header(Header.tableCapacity), key, keyLength, hash);
+  find(key: KeyBuffer): number {
+    const found = this.probe(this.header(Header.tableOffset), this.header(Header.tableCapacity), key);
     if (found !== 0) return found;
     const old = this.header(Header.oldTableOffset);
-    return old === 0 ? 0 : this.probe(old, this.header(Header.oldTableCapacity), key, keyLength, hash);
+    return old === 0 ? 0 : this.probe(old, this.header(Header.oldTableCapacity), key);
   }
 
   /** recordIn returns the record a bucket returned by find points at. */
@@ -110,8 +111,9 @@ export class Table {
     return bucketRecord(this.words, bucket)!;
   }
 
-  private probe(table: number, capacity: number, key: Uint8Array, keyLength: number, hash: number): number {
+  private probe(table: number, capacity: number, key: KeyBuffer): number {
     const w = this.words;
+    const hash = key.hash;
     const mask = capacity - 1;
     let slot = hash & mask;
     for (let n = 0; n < capacity; n++) {
@@ -119,19 +121,27 @@ export class Table {
       const record = bucketRecord(w, bucket);
       if (record === BUCKET_EMPTY) return 0;
       if (record === undefined) throw corrupt(`the bucket array at ${hex(table)} runs past the end of the file`);
-      if (record !== BUCKET_MOVED && bucketHash(w, bucket) === hash && this.keyEquals(record, key, keyLength)) return bucket;
+      if (record !== BUCKET_MOVED && bucketHash(w, bucket) === hash && this.keyEquals(record, key)) return bucket;
       slot = (slot + 1) & mask;
     }
     throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
   }
 
-  private keyEquals(record: number, key: Uint8Array, length: number): boolean {
+  /**
+   * keyEquals compares a word at a time: a record's key starts 8-aligned, and the last word, masked to the key's
+   * last bytes (little-endian: the first bytes are the low ones), lies below heapEnd too, which is slab-aligned.
+   */
+  private keyEquals(record: number, key: KeyBuffer): boolean {
     this.checkRecordBounds(record);
-    if (keyLength(this.words, record) !== length) return false;
-    const bytes = this.file.bytes;
-    const start = keyStart(record);
-    for (let i = 0; i < length; i++) if (bytes[start + i] !== key[i]) return false;
-    return true;
+    const w = this.words;
+    const length = key.length;
+    if (keyLength(w, record) !== length) return false;
+    const keyWords = key.words;
+    const at = keyStart(record) >>> 2;
+    const whole = length >>> 2;
+    for (let i = 0; i < whole; i++) if (w[at + i] !== keyWords[i]) return false;
+    const rest = length & 3;
+    return rest === 0 || ((w[at + whole]! ^ keyWords[whole]!) & ((1 << (rest * 8)) - 1)) === 0;
   }
 
   /**
@@ -209,8 +219,9 @@ export class Table {
    * insert stores a new record for a key known to be absent. value is JSON text of valueLength UTF-8 bytes.
    * Room in the index is made before the chunk is taken, so a STORE_FULL leaves the store unchanged.
    */
-  insert(key: Uint8Array, keyLength: number, hash: number, value: string | Uint8Array, valueLength: number, expiresAt: number): void {
+  insert(key: KeyBuffer, value: string | Uint8Array, valueLength: number, expiresAt: number): void {
     this.makeRoom();
+    const keyLength = key.length;
     const sizeClass = classFor(recordSize(keyLength, valueLength));
     const heap = this.heap;
     const record = heap.allocChunk(sizeClass);
@@ -219,12 +230,13 @@ export class Table {
     writeExpiresAt(w, record, expiresAt);
     setRecordLengths(w, record, keyLength, heap.slabIndexOf(heap.allocatedSpan, record), valueLength);
     const at = keyStart(record);
-    for (let i = 0; i < keyLength; i++) bytes[at + i] = key[i]!;
+    const keyBytes = key.bytes;
+    for (let i = 0; i < keyLength; i++) bytes[at + i] = keyBytes[i]!;
     if (typeof value === 'string') bytes.write(value, at + keyLength, valueLength, 'utf8');
     else bytes.set(value.subarray(0, valueLength), at + keyLength);
     setRecordStoredChecksum(w, record, recordChecksum(bytes, record, keyLength, valueLength, w));
     setRecordState(w, record, RECORD_LIVE); // the record exists from this store on
-    this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
+    this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), key.hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
     if (expiresAt !== 0) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
     this.rehashStep(REHASH_STEP);

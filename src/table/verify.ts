@@ -13,6 +13,7 @@ import {
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { forEachChunk, recordIsSound, spans } from './walk.js';
+import { KeyBuffer } from './key-buffer.js';
 import type { Table } from './table.js';
 
 const MAX_PROBLEMS = 100;
@@ -38,6 +39,7 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
   let keys = 0;
   let records = 0;
   let expiring = 0;
+  const key = new KeyBuffer();
 
   const list = spans(file);
   if (typeof list === 'string') { problem(list); return report(); }
@@ -59,10 +61,9 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
       const expiresAt = readExpiresAt(w, chunk);
       if (expiresAt === 0 || expiresAt > nowMs) keys++;
       if (expiresAt !== 0) expiring++;
-      const length = keyLength(w, chunk);
-      const key = file.bytes.subarray(keyStart(chunk), keyStart(chunk) + length);
+      key.setBytes(file.bytes, keyStart(chunk), keyLength(w, chunk));
       try {
-        const bucket = table.find(key, length, keyHash(key, length));
+        const bucket = table.find(key);
         if (bucket === 0 || table.recordIn(bucket) !== chunk) problem(`record at ${hex(chunk)} (key ${JSON.stringify(table.keyAt(chunk))}) is not found through the index`);
       } catch (error) {
         problem(`looking up the key of ${hex(chunk)}: ${(error as Error).message}`);
