@@ -13,7 +13,7 @@ import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_CHARS, SLAB_SIZE 
 import { KeyBuffer } from '../table/key-buffer.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
-import { wordOf as H } from '../format/fields.js'; // a header field's index in the u32 view
+import { headerField } from '../format/fields.js';
 import { SharedStore } from '../store/shared-store.js';
 import { crashPoint } from '../store/crash-points.js';
 import { reentrantCall } from '../store/lock.js';
@@ -176,17 +176,17 @@ export class DataStore {
     this.#lock(store);
     try {
       const w = store.file.words;
-      const records = w[H(Header.recordCount)]!;
-      const buckets = w[H(Header.tableCapacity)]!;
+      const records = headerField(w, Header.recordCount);
+      const buckets = headerField(w, Header.tableCapacity);
       return {
         keys: records - store.table.countExpired(Date.now()),
         records,
-        fileBytes: w[H(Header.fileSize)]!,
+        fileBytes: headerField(w, Header.fileSize),
         maxFileBytes: this.#maxSize,
-        heapBytes: w[H(Header.heapEnd)]! - HEADER_SIZE,
+        heapBytes: headerField(w, Header.heapEnd) - HEADER_SIZE,
         buckets,
         loadFactor: records / buckets,
-        rehashing: w[H(Header.oldTableOffset)] !== 0,
+        rehashing: headerField(w, Header.oldTableOffset) !== 0,
         recovered: store.recovered,
         diskBytes: fs.fstatSync(store.file.fd).blocks * 512,
         holePunching: store.file.punching,
@@ -346,7 +346,7 @@ export class DataStore {
    * the change did not finish), and expired records ahead of the sweep cursor are reclaimed first.
    */
   #beginChange(store: SharedStore, now: number): void {
-    if (store.file.words[H(Header.busy)] === BUSY_DAMAGED) {
+    if (headerField(store.file.words, Header.busy) === BUSY_DAMAGED) {
       throw new DataStoreError('FILE_CORRUPT', `an earlier change met damage in ${this.path}; changes are refused until repair() (slabkv repair)`);
     }
     store.markOpen();

@@ -191,6 +191,20 @@ export function keyStart(record: number): number {
   return record + RECORD_HEADER_SIZE;
 }
 
+/**
+ * keyEquals tells whether a record's key is the `length` bytes held in keyWords, comparing a word at a time: a key
+ * starts 8-aligned, and its last word, masked to the key's last bytes (little-endian: the first bytes are the low
+ * ones), lies within the record's chunk. keyWords' bytes past `length` may be anything.
+ */
+export function keyEquals(words: Uint32Array, record: number, keyWords: Uint32Array, length: number): boolean {
+  if (keyLength(words, record) !== length) return false;
+  const at = keyStart(record) >>> 2;
+  const whole = length >>> 2;
+  for (let i = 0; i < whole; i++) if (words[at + i] !== keyWords[i]) return false;
+  const rest = length & 3;
+  return rest === 0 || ((words[at + whole]! ^ keyWords[whole]!) & ((1 << (rest * 8)) - 1)) === 0;
+}
+
 export function valueStart(words: Uint32Array, record: number): number {
   return record + RECORD_HEADER_SIZE + keyLength(words, record);
 }

@@ -21,7 +21,7 @@ import {
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
-  bucketAt, bucketHash, bucketRecord, bucketSlot, clearBucket, headerField, keyLength, keyStart, markBucketMoved,
+  bucketAt, bucketHash, keyEquals, bucketRecord, bucketSlot, clearBucket, headerField, keyLength, keyStart, markBucketMoved,
   recordSize, recordState, recordStoredChecksum, setBucket, setHeaderField, setRecordLengths, setRecordState,
   setRecordStoredChecksum, spanKind, spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
@@ -127,21 +127,9 @@ export class Table {
     throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
   }
 
-  /**
-   * keyEquals compares a word at a time: a record's key starts 8-aligned, and the last word, masked to the key's
-   * last bytes (little-endian: the first bytes are the low ones), lies below heapEnd too, which is slab-aligned.
-   */
   private keyEquals(record: number, key: KeyBuffer): boolean {
     this.checkRecordBounds(record);
-    const w = this.words;
-    const length = key.length;
-    if (keyLength(w, record) !== length) return false;
-    const keyWords = key.words;
-    const at = keyStart(record) >>> 2;
-    const whole = length >>> 2;
-    for (let i = 0; i < whole; i++) if (w[at + i] !== keyWords[i]) return false;
-    const rest = length & 3;
-    return rest === 0 || ((w[at + whole]! ^ keyWords[whole]!) & ((1 << (rest * 8)) - 1)) === 0;
+    return keyEquals(this.words, record, key.words, key.length);
   }
 
   /**
