@@ -11,6 +11,7 @@ import { DataStore } from '../dist/index.mjs'; // bench/ is its own package (its
 import { blocksAfterDeleteAll, fillLarge, fillMixed } from './fill.mjs';
 import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
+import { lookupFloor } from './floor.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
 import { parallelReads, parallelReport } from './parallel-reads.mjs';
 
@@ -312,6 +313,8 @@ async function main() {
     results.throughput[n] = await throughput(n);
   }
   const big = SIZES.at(-1);
+  log('the floor of a lookup: a bare index in plain JavaScript against a Map');
+  results.floor = lookupFloor(Array.from({ length: big }, (_, i) => key(i)), shuffled(big), ROUNDS);
   log('growth latency and heap');
   results.latency = growthLatency(big);
   log('open time');
@@ -363,6 +366,7 @@ function report(r, started) {
   goal(r.space.slabkv.ratio <= 1.5, `file ≤ 1.5× live key+value bytes, mixed sizes after churn: ${r.space.slabkv.ratio.toFixed(2)}×`);
   goal(r.latency.max < 5, `max create latency while the table grows, ${r.latency.n} keys, under 5 ms: ${r.latency.max.toFixed(2)} ms (after the first create, which pays the msync of the "open" mark: ${r.latency.first.toFixed(2)} ms)`);
   goal(s.readText >= 3 * s.read, `readText ≥ 3× read: ${ratio(s.readText, s.read)}`);
+  goal(s.readText >= 0.6 * t['Map+JSON'].readText, `readText ≥ 0.6× a Map of JSON text's get: ${ratio(s.readText, t['Map+JSON'].readText)} (the floor of any such lookup here: a bare index's has in plain JavaScript, bench/floor.mjs, runs at ${ratio(r.floor.bareHas, r.floor.mapGet)} a Map's get)`);
   const lifecycleLines = lifecycleReport(r.lifecycle, goal);
   const parallelLines = parallelReport(r.parallel, goal, fmt);
   const f = r.fill;
@@ -384,6 +388,7 @@ function report(r, started) {
   lines.push(`- **Memory:** JS heap growth after loading ${r.latency.n} keys: ${(r.latency.heapGrowth / 1e6).toFixed(2)} MB; RSS ${mb(r.latency.rss)} (mapped file pages count in RSS: they are the OS's page cache); file ${mb(r.latency.fileBytes)}.`);
   const st = r.startup;
   lines.push(`- **Start-up** (each in a new process, median of ${st.runs}): \`require('slabkv')\` ${st.require.toFixed(1)} ms; that, then opening a new store, one create, one read and close: ${st.first.toFixed(1)} ms; from the start of the process to the end of that: ${st.process.toFixed(0)} ms. \`slabkv get\` (node dist/cli.cjs) ${st.get.toFixed(0)} ms of wall time, against ${st.bare.toFixed(0)} ms for \`node -e 0\`.`);
+  lines.push(`- **The floor of a lookup** at ${big} keys (bench/floor.mjs): a bare open-addressed index in typed arrays, in plain JavaScript, with no checksum, no decoding and no file, answers has() at ${fmt(r.floor.bareHas)}/s against ${fmt(r.floor.mapGet)}/s for a Map's get in the same run (${ratio(r.floor.bareHas, r.floor.mapGet)}): a lookup must take the key's string, its bucket and its record in turn, and a Map's short code lets the CPU overlap those misses across lookups.`);
   lines.push(`- **Open** (median of 30): ${r.open.map((o) => `${o.count} keys ${o.ms.toFixed(3)} ms`).join(', ')}.`);
   lines.push(`- **Space**, values spread from 50 bytes to 16 KiB on a log scale, after three rounds of churn (file bytes ÷ live key+value bytes): ${Object.entries(r.space).map(([name, x]) => `${name} ${x.ratio.toFixed(2)}×`).join(', ')}.`);
   lines.push(`- **Durability:** create costs ${r.durability.flush.toFixed(1)} µs with the default ('flush') and ${r.durability.always.toFixed(1)} µs with durability 'always' (an msync of the file before each create returns) on this machine's disk.`);
