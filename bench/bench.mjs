@@ -1,7 +1,8 @@
 // slabkv benchmark: node --expose-gc bench/bench.mjs [--quick | --startup]   (--startup: only the start-up section,
 // printed, nothing written)
 // Every figure that compares stores is measured side by side in one run: the stores take turns (their order
-// rotates each round), each round is repeated, and the median is kept. Writes bench/RESULTS.md and bench/chart.svg.
+// rotates each round), each round is repeated, and the median is kept. Writes bench/RESULTS.md, bench/chart.svg and
+// bench/chart-threads.svg.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
 import { lookupFloor } from './floor.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
-import { parallelReads, parallelReport } from './parallel-reads.mjs';
+import { parallelReads, parallelReport, threadGroups } from './parallel-reads.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 3;
@@ -334,13 +335,15 @@ async function main() {
     openAfterKill: await openAfterKill(lifecycleDir, QUICK ? [200_000] : [200_000, 1_000_000]),
     cycles: openCloseCycles(lifecycleDir, QUICK ? 20_000 : 100_000),
   };
-  log('parallel reads: one worker and two');
+  log('worker threads: reads and creates, one worker and two');
   results.parallel = await parallelReads(freshDir(ROOT, 'parallel'), 200_000, ROUNDS);
   writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2));
-  writeFileSync(new URL('./chart.svg', import.meta.url), chart(results.throughput[big], big));
+  writeFileSync(new URL('./chart.svg', import.meta.url), chart(results.throughput[big], `Operations per second, ${big.toLocaleString('en')} keys`));
+  const threads = threadGroups(results.parallel);
+  writeFileSync(new URL('./chart-threads.svg', import.meta.url), chart(threads, `Worker threads, ${results.parallel.n.toLocaleString('en')} keys`, Object.keys(Object.values(threads)[0])));
   writeFileSync(new URL('./RESULTS.md', import.meta.url), report(results, started));
   rmSync(ROOT, { recursive: true, force: true });
-  log('wrote bench/RESULTS.md, bench/chart.svg, bench/results.json');
+  log('wrote bench/RESULTS.md, bench/chart.svg, bench/chart-threads.svg, bench/results.json');
 }
 
 function report(r, started) {

@@ -2,24 +2,25 @@
 const COLORS = { slabkv: '#d9480f', lmdb: '#1c7ed6', sqlite: '#2f9e44', 'classic-level': '#7048e8', 'Map+JSON': '#868e96' };
 const OPS = ['create', 'read', 'has (miss)', 'delete'];
 
-export function chart(throughput, keys) {
+/** chart: throughput is { store: { operation: ops per second } }; OPS are the groups unless `ops` names others. */
+export function chart(throughput, title, ops = OPS) {
   const names = Object.keys(throughput);
   const width = 760, height = 360, left = 70, bottom = 60, top = 50, right = 150;
   const plotW = width - left - right, plotH = height - top - bottom;
-  const max = Math.max(...names.flatMap((n) => OPS.map((op) => throughput[n][op] ?? 0)));
+  const max = Math.max(...names.flatMap((n) => ops.map((op) => throughput[n][op] ?? 0)));
   const scaleMax = niceCeiling(max);
-  const groupW = plotW / OPS.length, barW = (groupW * 0.8) / names.length;
+  const groupW = plotW / ops.length, barW = (groupW * 0.8) / names.length;
   const y = (v) => top + plotH - (v / scaleMax) * plotH;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
-  out.push(`<text x="${left}" y="24" font-size="15" font-weight="600">Operations per second, ${keys.toLocaleString('en')} keys (higher is better)</text>`);
+  out.push(`<text x="${left}" y="24" font-size="15" font-weight="600">${title} (higher is better)</text>`);
   for (let i = 0; i <= 4; i++) {
     const v = (scaleMax * i) / 4;
     out.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(v)}" y2="${y(v)}" stroke="#e9ecef"/>`);
     out.push(`<text x="${left - 8}" y="${y(v) + 4}" text-anchor="end" fill="#495057">${short(v)}</text>`);
   }
-  OPS.forEach((op, g) => {
+  ops.forEach((op, g) => {
     const x0 = left + g * groupW + groupW * 0.1;
     names.forEach((name, i) => {
       const v = throughput[name][op] ?? 0;
