@@ -11,6 +11,8 @@ import * as fs from 'node:fs';
  */
 import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { KeyBuffer } from '../table/key-buffer.js';
+import { countExpired, sweep } from '../table/expiry.js';
+import { isExpired } from '../format/rules.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { headerField } from '../format/fields.js';
@@ -179,7 +181,7 @@ export class DataStore {
       const records = headerField(w, Header.recordCount);
       const buckets = headerField(w, Header.tableCapacity);
       return {
-        keys: records - store.table.countExpired(Date.now()),
+        keys: records - countExpired(store.table, Date.now()),
         records,
         fileBytes: headerField(w, Header.fileSize),
         maxFileBytes: this.#maxSize,
@@ -353,7 +355,7 @@ export class DataStore {
     store.beginChange();
     crashPoint('change.busy');
     store.table.heap.maxSize = this.#maxSize;
-    store.table.sweep(now, SWEEP_BUDGET);
+    sweep(store.table, now, SWEEP_BUDGET);
   }
 
   #endChange(store: SharedStore): void {
@@ -402,7 +404,7 @@ type Lookup<T> = (store: SharedStore, key: string) => T;
  */
 function findLive(store: SharedStore, key: string, now?: number): number {
   const bucket = store.table.find(enteredKey);
-  if (bucket === 0 || isExpired(store.table.expiresAt(store.table.recordIn(bucket)), now)) throw notFound(key);
+  if (bucket === 0 || expiredAt(store.table.expiresAt(store.table.recordIn(bucket)), now)) throw notFound(key);
   return bucket;
 }
 
@@ -414,7 +416,7 @@ const readValueText: Lookup<string> = (store, key) => {
 
 const readHas: Lookup<boolean> = (store) => {
   const bucket = store.table.find(enteredKey);
-  return bucket !== 0 && !isExpired(store.table.expiresAt(store.table.recordIn(bucket)));
+  return bucket !== 0 && !expiredAt(store.table.expiresAt(store.table.recordIn(bucket)));
 };
 
 const readExpiresAt: Lookup<number | null> = (store, key) => {
@@ -422,9 +424,9 @@ const readExpiresAt: Lookup<number | null> = (store, key) => {
   return expiresAt === 0 ? null : expiresAt;
 };
 
-/** isExpired: expiresAt 0 never expires; without `now` the clock is read only when it is needed. */
-function isExpired(expiresAt: number, now?: number): boolean {
-  return expiresAt !== 0 && expiresAt <= (now ?? Date.now());
+/** expiredAt: isExpired at `now`, or, without one, at the clock's time, which is read only for a key that can expire. */
+function expiredAt(expiresAt: number, now?: number): boolean {
+  return expiresAt !== 0 && isExpired(expiresAt, now ?? Date.now());
 }
 
 function notFound(key: string): DataStoreError {

@@ -11,6 +11,7 @@ import {
   SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { hex, headerChecksum } from '../format/header.js';
+import { isExpired } from '../format/rules.js';
 import { keyHash, readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
 import {
   bucketAt, bucketHash, bucketRecord, bucketSlot, chunkAt, chunkIndex, classChunkSize, classEntryAt, classSpanSlabs,
@@ -152,7 +153,7 @@ function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string
   const lines = [
     row(chunk + Record.state, bytesOf(bytes, Record.state), 'state', '1: live record'),
     row(chunk + Record.checksum, bytesOf(bytes, Record.checksum), 'checksum', `${hex(recordStoredChecksum(w, 0))} ${checksumOk ? '(matches)' : '(DOES NOT MATCH)'}`),
-    row(chunk + Record.expiresLow, bytesOf(bytes, Record.expiresLow, 8), 'expiresAt', expires === 0 ? '0: never' : `${expires} = ${new Date(expires).toISOString()}${expires <= Date.now() ? ' (expired)' : ''}`),
+    row(chunk + Record.expiresLow, bytesOf(bytes, Record.expiresLow, 8), 'expiresAt', expires === 0 ? '0: never' : `${expires} = ${new Date(expires).toISOString()}${isExpired(expires, Date.now()) ? ' (expired)' : ''}`),
     row(chunk + Record.keyLength, bytesOf(bytes, Record.keyLength, 2), 'keyLength', String(keyBytes)),
     row(chunk + Record.slabIndex, bytesOf(bytes, Record.slabIndex, 2), 'slabIndex', `${index}: the record starts in slab ${index} of its span`),
     row(chunk + Record.valueLength, bytesOf(bytes, Record.valueLength), 'valueLength', String(valueBytes)),

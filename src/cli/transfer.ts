@@ -8,6 +8,7 @@ import type { DataStore } from '../api/data-store.js';
 import { checkKey, encodeValue } from '../api/validate.js';
 import { DataStoreError, ioError, type ErrorCode } from '../errors.js';
 import { keyAt, openForInspection } from './inspect.js';
+import { isExpired } from '../format/rules.js';
 
 /** Bytes read from the input of load at a time. */
 const IN_BLOCK = 64 * 1024;
@@ -93,7 +94,7 @@ export function loadEntries(db: DataStore, lines: { readLine(): string | null; r
       if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt > 0)) return refuse('expiresAt must be null or milliseconds since the epoch');
       if (seen.has(key)) return refuse(`key ${JSON.stringify(key)} appears twice`);
       seen.add(key);
-      if (expiresAt !== null && expiresAt <= Date.now()) { skippedExpired++; continue; }
+      if (isExpired(expiresAt ?? 0, Date.now())) { skippedExpired++; continue; }
       if (db.has(key)) {
         if (resume && db.readText(key) === json && db.expiresAt(key) === expiresAt) { alreadyThere++; continue; }
         return refuse(`key ${JSON.stringify(key)} already exists in the store${resume ? ' with another value or expiry' : ''}`);

@@ -7,6 +7,7 @@
 import { HEADER_SIZE, Header, MAX_FILE_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_TABLE, STATE_CLEAN, STATE_OPEN, Span, UPGRADED_VERSION, HASH_SEED } from './layout.js';
 import { type HeaderProblem, hex, readU32 } from './header.js';
 import { xxh32 } from './xxh32.js';
+import { isExpired } from './rules.js';
 
 export const V1_CHUNK_SIZES: readonly number[] = [
   32, 48, 64, 80, 96, 120, 152, 192, 240, 304, 384, 480, 600, 752, 944, 1184, 1480, 1856, 2320, 2904, 3632, 4544,
@@ -91,7 +92,7 @@ export function forEachV1Record(bytes: Uint8Array, nowMs: number, visit: (key: U
       chunks(offset, size, (chunk) => {
         if (!sound(chunk, size)) return;
         const expiresAt = u32(chunk + Record.expiresHigh) * 4294967296 + u32(chunk + Record.expiresLow);
-        if (expiresAt !== 0 && expiresAt <= nowMs) return;
+        if (isExpired(expiresAt, nowMs)) return;
         const keyLength = u32(chunk + Record.keyLength) & 0xffff;
         const key = bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
         visit(key, bytes.subarray(chunk + RECORD_HEADER_SIZE + keyLength, chunk + RECORD_HEADER_SIZE + keyLength + u32(chunk + Record.valueLength)), expiresAt);

@@ -22,6 +22,7 @@ import {
   writeSpanHeader,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
+import { spanShapeProblem } from '../format/rules.js';
 import { DataStoreError, corrupt } from '../errors.js';
 import type { Region } from './region.js';
 
@@ -53,16 +54,11 @@ export class Heap {
 
   /**
    * classOfSpan returns the size class of a RECORDS span starting at offset, or -1 unless a RECORDS span header of
-   * a known class and that class's length lies there, below heapEnd. Its checksum is not checked (a hot path).
+   * sound shape lies there. Its checksum is not checked (a hot path).
    */
   classOfSpan(span: number): number {
-    if (span < HEADER_SIZE || (span - HEADER_SIZE) % SLAB_SIZE !== 0) return -1;
     const w = this.file.words;
-    if (span >= this.header(Header.heapEnd) || spanKind(w, span) !== SPAN_RECORDS) return -1;
-    const sizeClass = spanParam(w, span);
-    const slabs = SPAN_SLABS[sizeClass];
-    if (slabs === undefined || spanSlabCount(w, span) !== slabs || span + slabs * SLAB_SIZE > this.header(Header.heapEnd)) return -1;
-    return sizeClass;
+    return spanShapeProblem(w, span, this.header(Header.heapEnd)) === null && spanKind(w, span) === SPAN_RECORDS ? spanParam(w, span) : -1;
   }
 
   /** isChunkOf tells whether offset starts a chunk of the RECORDS span of class sizeClass at span. */
@@ -261,13 +257,18 @@ export class Heap {
     if (this.file.size > heapEnd) this.file.release(heapEnd, this.file.size - heapEnd);
   }
 
-  private checkFreeSpan(span: number, steps: number): void {
-    const w = this.words;
+  /**
+   * isFreeSpanLink tells whether `span`, reached in `steps` steps along the free span list, can be on it: a FREE
+   * span of sound shape, and no more steps than the heap has slabs (else the list loops).
+   */
+  isFreeSpanLink(span: number, steps: number): boolean {
     const heapEnd = this.header(Header.heapEnd);
-    const ok = span >= HEADER_SIZE && span < heapEnd && (span - HEADER_SIZE) % SLAB_SIZE === 0 &&
-      spanKind(w, span) === SPAN_FREE && steps <= (heapEnd - HEADER_SIZE) / SLAB_SIZE &&
-      span + spanSlabCount(w, span) * SLAB_SIZE <= heapEnd;
-    if (!ok) throw corrupt(`free span list reaches ${hex(span)}, which is not a free span (or the list loops)`);
+    return spanShapeProblem(this.words, span, heapEnd) === null && spanKind(this.words, span) === SPAN_FREE &&
+      steps <= (heapEnd - HEADER_SIZE) / SLAB_SIZE;
+  }
+
+  private checkFreeSpan(span: number, steps: number): void {
+    if (!this.isFreeSpanLink(span, steps)) throw corrupt(`free span list reaches ${hex(span)}, which is not a free span (or the list loops)`);
   }
 
   /** growFor grows the file so that `end` bytes fit: by an eighth of its size (one slab to 64 MiB), within maxSize. */

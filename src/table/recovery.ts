@@ -19,7 +19,8 @@ import {
   setSlabNextPartial, setSlabPrevPartial, spanParam,
 } from '../format/fields.js';
 import { corrupt } from '../errors.js';
-import { forEachChunk, readSpan, recordIsSound, type SpanInfo } from './walk.js';
+import { isExpired, isSoundRecord } from '../format/rules.js';
+import { forEachChunk, readSpan, type SpanInfo } from './walk.js';
 import { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 import type { Table } from './table.js';
@@ -67,7 +68,7 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
       if (inside) continue;
       let count = 0;
       forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: slabs, param: c }, (chunk) => {
-        if (recordState(w, chunk) === RECORD_LIVE && recordIsSound(file, chunk, offset, c)) count++;
+        if (isSoundRecord(w, file.bytes, chunk, offset, c)) count++;
       });
       if (count > bestCount) { best = c; bestCount = count; }
     }
@@ -82,40 +83,77 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
 
 export function rebuild(table: Table, nowMs: number, fileSize: number): RecoveryReport {
   const started = performance.now();
-  const file = table.file;
-  const heap = table.heap;
-  let w = file.words;
-  const heapEnd = heap.header(Header.heapEnd);
+  const heapEnd = checkHeapEnd(table, fileSize);
+  const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 };
+  const list = salvageSpans(table.file, heapEnd, report); // read-only: a refused file is left as it was
+  resetDerivedState(table, list, heapEnd, fileSize); // from here on the file is changed, under busy = 1
+  const expiring = rebuildSpans(table, list, nowMs, report);
+  indexRecords(table, list, expiring, report);
+  table.heap.releaseFreeSpans(); // spans freed before the crash, and those merged here
+  report.ms = performance.now() - started;
+  return report;
+}
+
+/** checkHeapEnd refuses a file whose heapEnd is not a slab boundary inside it: nothing could be walked. */
+function checkHeapEnd(table: Table, fileSize: number): number {
+  const heapEnd = table.heap.header(Header.heapEnd);
   if (heapEnd < HEADER_SIZE || heapEnd > fileSize || (heapEnd - HEADER_SIZE) % SLAB_SIZE !== 0) {
     throw corrupt(`recovery refused: heapEnd ${heapEnd} is not a slab boundary inside the ${fileSize}-byte file`);
   }
-  const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 };
-  const list = salvageSpans(file, heapEnd, report);
-  // From here on the file is changed. busy says so: a crash while it is changed leaves it to be rebuilt again.
-  // The caller clears busy once the rebuilt store is in use.
+  return heapEnd;
+}
+
+/**
+ * resetDerivedState marks the file busy (a crash while it is changed leaves it to be rebuilt again; the caller
+ * clears busy once the rebuilt store is in use), clears the tail past heapEnd, rewrites the RECORDS span headers
+ * the salvage decided on, and empties every list and the rehash state, which the passes below build anew.
+ */
+function resetDerivedState(table: Table, list: SpanInfo[], heapEnd: number, fileSize: number): void {
+  const { file, heap } = table;
   heap.setHeader(Header.busy, 1);
   heap.setHeader(Header.fileSize, fileSize);
   // The tail past heapEnd is zero in a sound file, but a crash can leave there what a lost session wrote (its
   // header page older than its data pages): clear it before anything is built there (allocTable counts on it).
   if (fileSize > heapEnd && !file.release(heapEnd, fileSize - heapEnd)) file.bytes.fill(0, heapEnd, fileSize);
   for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, span.slabCount, span.param);
-
   for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setPartialHead(c, 0);
   heap.setHeader(Header.freeSpanHead, 0);
   heap.setHeader(Header.oldTableOffset, 0);
   heap.setHeader(Header.oldTableCapacity, 0);
   heap.setHeader(Header.rehashIndex, 0);
   heap.setHeader(Header.sweepIndex, 0);
+}
 
-  // Pass 1: keep sound, unexpired records and rebuild each slab's free list; bucket arrays and empty slabs become
-  // free space, and free spans that touch are merged.
+/**
+ * rebuildSpans is the first pass: each RECORDS span keeps its sound, unexpired records, and gets its free list,
+ * live count and partial link anew; bucket arrays, FREE spans and spans left empty become free space, merged
+ * where they touch. Returns how many kept records have an expiry time.
+ */
+function rebuildSpans(table: Table, list: SpanInfo[], nowMs: number, report: RecoveryReport): number {
+  const freeSpace = freeSpaceMerger(table);
+  let expiring = 0;
+  for (const span of list) {
+    if (span.kind === SPAN_RECORDS) {
+      const kept = rebuildRecordsSpan(table, span, nowMs, report);
+      report.records += kept.live;
+      expiring += kept.expiring;
+      if (kept.live > 0) continue;
+      span.kind = SPAN_FREE; // pass 2 skips it
+    }
+    freeSpace(span.offset, span.slabCount);
+  }
+  return expiring;
+}
+
+/** freeSpaceMerger returns a function that frees spans in file order, merging each into the one before it when they touch. */
+function freeSpaceMerger(table: Table): (offset: number, slabCount: number) => void {
+  const { file, heap } = table;
   let lastFree = 0;
   let lastFreeSlabs = 0;
-  let expiring = 0;
-  const freeSpace = (offset: number, slabCount: number): void => {
+  return (offset, slabCount) => {
     if (lastFree !== 0 && lastFree + lastFreeSlabs * SLAB_SIZE === offset) {
       // lastFree is the head of the free span list: take it off, and put it back larger.
-      heap.setHeader(Header.freeSpanHead, spanParam(w, lastFree));
+      heap.setHeader(Header.freeSpanHead, spanParam(file.words, lastFree));
       lastFreeSlabs += slabCount;
     } else {
       lastFree = offset;
@@ -123,48 +161,53 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     }
     heap.freeSpan(lastFree, lastFreeSlabs);
   };
-  for (const span of list) {
-    if (span.kind !== SPAN_RECORDS) {
-      freeSpace(span.offset, span.slabCount);
-      continue;
-    }
-    // Its pages are rewritten below. After power loss a span whose blocks were given back can come back under an
-    // old RECORDS header: its blocks first, so that a full disk is an IO_ERROR here and never a SIGBUS.
-    file.reserve(span.offset, span.slabCount * SLAB_SIZE);
-    let live = 0;
-    let freeHead = 0;
-    forEachChunk(span, (chunk) => {
-      const isLive = recordState(w, chunk) === RECORD_LIVE;
-      if (isLive && recordIsSound(file, chunk, span.offset, span.param)) {
-        const expiresAt = readExpiresAt(w, chunk);
-        if (expiresAt === 0 || expiresAt > nowMs) { live++; if (expiresAt !== 0) expiring++; return; }
-        report.expired++;
-      } else if (isLive) {
-        report.dropped++;
-      }
-      setRecordState(w, chunk, RECORD_FREE);
-      setFreeNext(w, chunk, freeHead); // the slab's free list comes out in descending order; any order is valid
-      freeHead = chunk;
-    });
-    report.records += live;
-    if (live === 0) {
-      freeSpace(span.offset, span.slabCount);
-      span.kind = SPAN_FREE;
-      continue;
-    }
-    setSlabLiveCount(w, span.offset, live);
-    setSlabFreeHead(w, span.offset, freeHead);
-    setSlabNextPartial(w, span.offset, 0);
-    setSlabPrevPartial(w, span.offset, 0);
-    if (freeHead !== 0) heap.linkPartial(span.offset, span.param);
-  }
+}
 
-  // Pass 2: a fresh bucket array sized for what is left, then index every record.
-  const capacity = capacityFor(report.records);
+/**
+ * rebuildRecordsSpan keeps a RECORDS span's sound, unexpired records, frees every other chunk (dropping damaged
+ * records, reclaiming expired ones) and writes the span's allocation state. Returns the records kept.
+ */
+function rebuildRecordsSpan(table: Table, span: SpanInfo, nowMs: number, report: RecoveryReport): { live: number; expiring: number } {
+  const { file, heap } = table;
+  // Its pages are rewritten below. After power loss a span whose blocks were given back can come back under an
+  // old RECORDS header: its blocks first, so that a full disk is an IO_ERROR here and never a SIGBUS.
+  file.reserve(span.offset, span.slabCount * SLAB_SIZE);
+  const w = file.words;
+  let live = 0;
+  let expiring = 0;
+  let freeHead = 0;
+  forEachChunk(span, (chunk) => {
+    if (isSoundRecord(w, file.bytes, chunk, span.offset, span.param)) {
+      const expiresAt = readExpiresAt(w, chunk);
+      if (!isExpired(expiresAt, nowMs)) { live++; if (expiresAt !== 0) expiring++; return; }
+      report.expired++;
+    } else if (recordState(w, chunk) === RECORD_LIVE) {
+      report.dropped++;
+    }
+    setRecordState(w, chunk, RECORD_FREE);
+    setFreeNext(w, chunk, freeHead); // the span's free list comes out in descending order; any order is valid
+    freeHead = chunk;
+  });
+  if (live === 0) return { live, expiring };
+  setSlabLiveCount(w, span.offset, live);
+  setSlabFreeHead(w, span.offset, freeHead);
+  setSlabNextPartial(w, span.offset, 0);
+  setSlabPrevPartial(w, span.offset, 0);
+  if (freeHead !== 0) heap.linkPartial(span.offset, span.param);
+  return { live, expiring };
+}
+
+/**
+ * indexRecords is the second pass: a fresh bucket array sized for the records kept, and every record in it. Of
+ * two records of one key (power loss can lose the page that freed a record while its successor's page reached the
+ * disk), the first in file order is kept and the other freed. Sets the header's counts.
+ */
+function indexRecords(table: Table, list: SpanInfo[], expiring: number, report: RecoveryReport): void {
+  const { file, heap } = table;
   heap.setHeader(Header.recordCount, 0);
   heap.setHeader(Header.expiringCount, 0);
-  table.createIndex(capacity);
-  w = file.words; // createIndex may have grown the file, and so mapped it again
+  table.createIndex(capacityFor(report.records));
+  const w = file.words; // createIndex may have grown the file, and so mapped it again
   const key = new KeyBuffer();
   for (const span of list) {
     if (span.kind !== SPAN_RECORDS) continue;
@@ -184,7 +227,4 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
     });
   }
   heap.setHeader(Header.expiringCount, expiring);
-  heap.releaseFreeSpans(); // spans freed before the crash, and those merged here
-  report.ms = performance.now() - started;
-  return report;
 }

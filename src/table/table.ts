@@ -15,8 +15,8 @@
  * from which recordIn gives the record and remove deletes it.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, MIN_TABLE_CAPACITY,
-  RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_TABLE, classFor,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header,  MIN_TABLE_CAPACITY,
+  RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SPAN_TABLE, classFor,
   slabsForTable,
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
@@ -28,6 +28,7 @@ import {
 import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
 import { corrupt } from '../errors.js';
+import { recordLengthsFit, spanShapeProblem } from '../format/rules.js';
 import type { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 
@@ -74,13 +75,12 @@ export class Table {
     }
   }
 
+  /** checkTableSpan: a TABLE span of sound shape, whose capacity is the header's, a power of two, and fits it. */
   private checkTableSpan(offset: number, capacity: number, name: string): void {
     const w = this.words;
-    const ok = offset >= HEADER_SIZE && offset < this.header(Header.heapEnd) &&
-      capacity >= MIN_TABLE_CAPACITY && (capacity & (capacity - 1)) === 0 &&
-      spanKind(w, offset) === SPAN_TABLE && spanParam(w, offset) === capacity &&
-      spanSlabCount(w, offset) === slabsForTable(capacity) &&
-      offset + slabsForTable(capacity) * SLAB_SIZE <= this.header(Header.heapEnd);
+    const ok = spanShapeProblem(w, offset, this.header(Header.heapEnd)) === null && spanKind(w, offset) === SPAN_TABLE &&
+      capacity >= MIN_TABLE_CAPACITY && (capacity & (capacity - 1)) === 0 && spanParam(w, offset) === capacity &&
+      spanSlabCount(w, offset) === slabsForTable(capacity);
     if (!ok) throw corrupt(`the ${name} at ${hex(offset)} with ${capacity} buckets is not a bucket array span`);
   }
 
@@ -134,9 +134,10 @@ export class Table {
 
   /**
    * checkRecordBounds throws FILE_CORRUPT unless offset holds something shaped like a live record that lies wholly
-   * below heapEnd. It touches only the record's first bytes: a lookup reads the bucket and the record and nothing
-   * else (the slab header is a third cache miss, so it is checked where it is needed, by checkLiveRecord).
-   * Damage that this lets through is caught by the key comparison or the record's checksum.
+   * below heapEnd: the part of a sound record's rule (spec section 6) that needs only the record's first bytes. A
+   * lookup reads the bucket and the record and nothing else (the span header is a third cache miss, so it is
+   * checked where it is needed, by checkLiveRecord). Damage this lets through is caught by the key comparison or
+   * the record's checksum.
    */
   checkRecordBounds(offset: number): void {
     const w = this.words;
@@ -145,24 +146,20 @@ export class Table {
       recordState(w, offset) !== RECORD_LIVE) {
       throw corrupt(`a bucket points at ${hex(offset)}, which is not a live record`);
     }
-    const keyBytes = keyLength(w, offset);
-    const valueBytes = valueLength(w, offset);
-    if (keyBytes === 0 || keyBytes > MAX_KEY_BYTES || valueBytes > MAX_VALUE_BYTES ||
-      offset + recordSize(keyBytes, valueBytes) > heapEnd) {
-      throw corrupt(`the record at ${hex(offset)} has lengths out of range (key ${keyBytes}, value ${valueBytes})`);
+    if (!recordLengthsFit(w, offset, heapEnd - offset)) {
+      throw corrupt(`the record at ${hex(offset)} has lengths out of range (key ${keyLength(w, offset)}, value ${valueLength(w, offset)})`);
     }
   }
 
   /**
-   * checkLiveRecord throws FILE_CORRUPT unless a live, well-formed record starts a chunk of a RECORDS span at
-   * offset, and fits it. Returns the span (its class is the span's param).
+   * checkLiveRecord throws FILE_CORRUPT unless a live record of lengths in range starts a chunk of a RECORDS span
+   * at offset, and fits it: the sound record's rule but for the checksum, which a delete does not read. Returns
+   * the span (its class is the span's param).
    */
   checkLiveRecord(offset: number): number {
     this.checkRecordBounds(offset);
     const span = this.heap.spanOfChunk(offset);
-    const w = this.words;
-    const length = recordSize(keyLength(w, offset), valueLength(w, offset));
-    if (span === 0 || length > CHUNK_SIZES[spanParam(w, span)]!) {
+    if (span === 0 || !recordLengthsFit(this.words, offset, CHUNK_SIZES[spanParam(this.words, span)]!)) {
       throw corrupt(`the record at ${hex(offset)} is not a whole record chunk of a RECORDS span`);
     }
     return span;
@@ -336,53 +333,5 @@ export class Table {
     this.setHeader(Header.oldTableCapacity, 0);
     this.setHeader(Header.rehashIndex, 0);
     this.heap.freeSpan(old, slabsForTable(oldCapacity));
-  }
-
-  /** countExpired counts the records still stored whose expiry time has passed: O(buckets), 0 at once when none expire. */
-  countExpired(nowMs: number): number {
-    if (this.header(Header.expiringCount) === 0) return 0;
-    const w = this.words;
-    let expired = 0;
-    const arrays = [[this.header(Header.tableOffset), this.header(Header.tableCapacity)], [this.header(Header.oldTableOffset), this.header(Header.oldTableCapacity)]];
-    for (const [table, capacity] of arrays) {
-      if (table === 0) continue;
-      for (let slot = 0; slot < capacity!; slot++) {
-        const record = bucketRecord(w, bucketAt(table!, slot))!;
-        if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
-        this.checkRecordBounds(record);
-        const expiresAt = this.expiresAt(record);
-        if (expiresAt !== 0 && expiresAt <= nowMs) expired++;
-      }
-    }
-    return expired;
-  }
-
-  /**
-   * sweep looks at up to `budget` buckets of the current array from the sweep cursor and deletes the records that
-   * expired at or before nowMs, so expired space comes back without anyone reading it. Returns how many it removed.
-   */
-  sweep(nowMs: number, budget: number): number {
-    if (this.header(Header.expiringCount) === 0) return 0;
-    const w = this.words;
-    const table = this.header(Header.tableOffset);
-    const capacity = this.header(Header.tableCapacity);
-    let slot = this.header(Header.sweepIndex) & (capacity - 1);
-    let removed = 0;
-    for (let n = 0; n < budget; n++) {
-      const bucket = bucketAt(table, slot);
-      const record = bucketRecord(w, bucket)!;
-      if (record !== BUCKET_EMPTY) {
-        this.checkRecordBounds(record);
-        const expiresAt = this.expiresAt(record);
-        if (expiresAt !== 0 && expiresAt <= nowMs) {
-          this.remove(bucket);
-          removed++;
-          continue; // a later bucket may have shifted into this slot
-        }
-      }
-      slot = (slot + 1) & (capacity - 1);
-    }
-    if (this.header(Header.tableOffset) === table) this.setHeader(Header.sweepIndex, slot);
-    return removed;
   }
 }

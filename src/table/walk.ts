@@ -1,40 +1,22 @@
 /**
  * Walking the heap span by span, as recovery and verification do. Read-only.
  */
-import {
-  CHUNK_SIZES, HEADER_SIZE, Header, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
-  SPAN_SLABS, SPAN_TABLE, chunksPerSpan,
-} from '../format/layout.js';
-import { readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
-import {
-  chunkAt, headerField, keyLength, recordSize, recordState, recordStoredChecksum, slabIndex, slabLiveCount, spanKind,
-  spanParam, spanSlabCount, spanStoredChecksum, valueLength,
-} from '../format/fields.js';
-import { hex } from '../format/header.js';
+import { CHUNK_SIZES, HEADER_SIZE, Header, SLAB_SIZE, SPAN_RECORDS, SPAN_SLABS, chunksPerSpan } from '../format/layout.js';
+import { readExpiresAt } from '../format/record.js';
+import { chunkAt, headerField, slabLiveCount, spanKind, spanParam, spanSlabCount } from '../format/fields.js';
+import { isExpired, isSoundRecord, spanProblem } from '../format/rules.js';
 import type { Region } from './region.js';
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
 
 /** readSpan decodes the span header at offset, or returns null when it does not hold (checksum, kind, length). */
 export function readSpan(file: Region, offset: number, heapEnd: number): SpanInfo | null {
-  return spanProblem(file, offset, heapEnd) === null ? decodeSpan(file, offset) : null;
+  return spanProblem(file.words, file.bytes, offset, heapEnd) === null ? decodeSpan(file, offset) : null;
 }
 
 function decodeSpan(file: Region, offset: number): SpanInfo {
   const w = file.words;
   return { offset, kind: spanKind(w, offset), slabCount: spanSlabCount(w, offset), param: spanParam(w, offset) };
-}
-
-function spanProblem(file: Region, offset: number, heapEnd: number): string | null {
-  const w = file.words;
-  const kind = spanKind(w, offset);
-  const slabCount = spanSlabCount(w, offset);
-  const param = spanParam(w, offset);
-  if (spanStoredChecksum(w, offset) !== spanChecksum(file.bytes, offset)) return `span header at ${hex(offset)} fails its checksum`;
-  if (kind !== SPAN_RECORDS && kind !== SPAN_TABLE && kind !== SPAN_FREE) return `span at ${hex(offset)} has unknown kind ${hex(kind)}`;
-  if (slabCount < 1 || offset + slabCount * SLAB_SIZE > heapEnd) return `span at ${hex(offset)} claims ${slabCount} slabs, past heapEnd ${heapEnd}`;
-  if (kind === SPAN_RECORDS && (CHUNK_SIZES[param] === undefined || slabCount !== SPAN_SLABS[param])) return `records span at ${hex(offset)} has ${slabCount} slabs and size class ${param}`;
-  return null;
 }
 
 /**
@@ -45,7 +27,7 @@ export function spans(file: Region): SpanInfo[] | string {
   const heapEnd = headerField(file.words, Header.heapEnd);
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < heapEnd;) {
-    const problem = spanProblem(file, offset, heapEnd);
+    const problem = spanProblem(file.words, file.bytes, offset, heapEnd);
     if (problem !== null) return problem;
     const span = decodeSpan(file, offset);
     list.push(span);
@@ -59,36 +41,15 @@ export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void 
   for (let i = 0, n = chunksPerSpan(span.param); i < n; i++) fn(chunkAt(span.offset, span.param, i));
 }
 
-/**
- * recordIsSound: live, lengths in range and inside the chunk of the class, slabIndex naming the slab of the span
- * (at `span`) that holds the record's first byte, checksum matching.
- */
-export function recordIsSound(file: Region, chunk: number, span: number, sizeClass: number): boolean {
-  const w = file.words;
-  if (recordState(w, chunk) !== RECORD_LIVE) return false;
-  const keyBytes = keyLength(w, chunk);
-  const valueBytes = valueLength(w, chunk);
-  if (keyBytes === 0 || keyBytes > MAX_KEY_BYTES || valueBytes > MAX_VALUE_BYTES) return false;
-  if (recordSize(keyBytes, valueBytes) > CHUNK_SIZES[sizeClass]!) return false;
-  if (slabIndex(w, chunk) !== Math.floor((chunk - span) / SLAB_SIZE)) return false;
-  return recordStoredChecksum(w, chunk) === recordChecksum(file.bytes, chunk, keyBytes, valueBytes, w);
-}
-
-/**
- * recordsSpanAt returns the size class of the RECORDS span at offset when its header holds (checksum, class, the
- * class's length, below heapEnd), else -1.
- */
+/** recordsSpanAt returns the size class of the RECORDS span at offset when its header holds, else -1. */
 function recordsSpanAt(file: Region, offset: number, heapEnd: number): number {
   const w = file.words;
-  if (spanKind(w, offset) !== SPAN_RECORDS || spanStoredChecksum(w, offset) !== spanChecksum(file.bytes, offset)) return -1;
-  const sizeClass = spanParam(w, offset);
-  const slabs = SPAN_SLABS[sizeClass];
-  return slabs !== undefined && spanSlabCount(w, offset) === slabs && offset + slabs * SLAB_SIZE <= heapEnd ? sizeClass : -1;
+  return spanProblem(w, file.bytes, offset, heapEnd) === null && spanKind(w, offset) === SPAN_RECORDS ? spanParam(w, offset) : -1;
 }
 
 /** nextSpan is where the walk goes on after offset: past the span when its header holds, else the next slab. */
 function nextSpan(file: Region, offset: number, heapEnd: number): number {
-  return spanProblem(file, offset, heapEnd) === null ? offset + spanSlabCount(file.words, offset) * SLAB_SIZE : offset + SLAB_SIZE;
+  return spanProblem(file.words, file.bytes, offset, heapEnd) === null ? offset + spanSlabCount(file.words, offset) * SLAB_SIZE : offset + SLAB_SIZE;
 }
 
 /**
@@ -107,9 +68,7 @@ export function scanLive(file: Region, start: number, slabLimit: number, nowMs: 
     if (sizeClass < 0) continue;
     for (let i = 0, count = chunksPerSpan(sizeClass); i < count; i++) {
       const chunk = chunkAt(span, sizeClass, i);
-      if (recordState(w, chunk) !== RECORD_LIVE || !recordIsSound(file, chunk, span, sizeClass)) continue;
-      const expiresAt = readExpiresAt(w, chunk);
-      if (expiresAt === 0 || expiresAt > nowMs) visit(chunk);
+      if (isSoundRecord(w, file.bytes, chunk, span, sizeClass) && !isExpired(readExpiresAt(w, chunk), nowMs)) visit(chunk);
     }
   }
   return span < heapEnd ? span : 0;
