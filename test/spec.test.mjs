@@ -43,6 +43,54 @@ const S = {
   bucket: fields('### Bucket'),
 };
 
+test('section 5\'s span rule and section 6\'s record and expiry rules, clause by clause (slabkv/format)', () => {
+  const original = readFileSync(FIXTURE);
+  const w = (bytes) => format.wordsOf(bytes);
+  const heapEnd = w(original)[format.Header.heapEnd / 4];
+  let span = format.HEADER_SIZE;
+  while (format.spanKind(w(original), span) !== format.SPAN_RECORDS) span += format.spanSlabCount(w(original), span) * format.SLAB_SIZE;
+  const sizeClass = format.spanParam(w(original), span);
+  let chunk = format.chunkAt(span, sizeClass, 0);
+  while (format.recordState(w(original), chunk) !== 1) chunk += format.CHUNK_SIZES[sizeClass];
+  const spanHolds = (bytes) => format.spanProblem(w(bytes), bytes, span, heapEnd) === null;
+  const sound = (bytes) => format.isSoundRecord(w(bytes), bytes, chunk, span, sizeClass);
+  assert.ok(spanHolds(original), 'the fixture\'s span holds');
+  assert.ok(sound(original), 'the fixture\'s record is sound');
+  /** changed: a copy with u32 fields set; the span's or the record's checksum made to match again when asked. */
+  const changed = (at, values, reseal) => {
+    const bytes = Buffer.from(original);
+    values.forEach((value, i) => bytes.writeUInt32LE(value >>> 0, at + 4 * i));
+    if (reseal === 'span') bytes.writeUInt32LE(format.spanChecksum(bytes, span), span + format.Span.checksum);
+    if (reseal === 'record') {
+      const words = w(bytes);
+      bytes.writeUInt32LE(format.recordChecksum(bytes, chunk, format.keyLength(words, chunk), format.valueLength(words, chunk)), chunk + format.Record.checksum);
+    }
+    return bytes;
+  };
+  const slabs = format.SPAN_SLABS[sizeClass];
+  // 1. its checksum matches; 2. a known kind; 3. slabCount >= 1, ending by heapEnd; 4. RECORDS: class < 41, its slab count.
+  assert.not.ok(spanHolds(changed(span + format.Span.checksum, [format.spanChecksum(original, span) ^ 1])), 'checksum');
+  assert.not.ok(spanHolds(changed(span + format.Span.kind, [0x12345678], 'span')), 'kind');
+  assert.not.ok(spanHolds(changed(span + format.Span.slabCount, [0], 'span')), 'slabCount 0');
+  assert.not.ok(spanHolds(changed(span + format.Span.slabCount, [(heapEnd - span) / format.SLAB_SIZE + 1], 'span')), 'past heapEnd');
+  assert.not.ok(spanHolds(changed(span + format.Span.param, [format.CHUNK_SIZES.length], 'span')), 'class 41');
+  assert.not.ok(spanHolds(changed(span + format.Span.slabCount, [slabs + 1], 'span')), 'not its class\'s slab count');
+  // state 1; keyLength 1 to 128; valueLength at most 16384; fits the chunk; slabIndex; checksum.
+  const lengths = (key, value) => changed(chunk + format.Record.keyLength, [key | (format.slabIndex(w(original), chunk) << 16), value], 'record');
+  assert.not.ok(sound(changed(chunk + format.Record.state, [2])), 'state 2');
+  assert.not.ok(sound(lengths(0, 2)), 'keyLength 0');
+  assert.not.ok(sound(lengths(129, 2)), 'keyLength 129');
+  assert.not.ok(sound(lengths(1, 16385)), 'valueLength 16385');
+  assert.not.ok(sound(lengths(1, format.CHUNK_SIZES[sizeClass] - format.RECORD_HEADER_SIZE)), 'one byte past its chunk');
+  assert.ok(sound(lengths(1, format.CHUNK_SIZES[sizeClass] - format.RECORD_HEADER_SIZE - 1)), 'a record that fills its chunk exactly is sound');
+  assert.not.ok(sound(changed(chunk + format.Record.keyLength, [format.keyLength(w(original), chunk) | (1 << 16)], 'record')), 'slabIndex');
+  assert.not.ok(sound(changed(chunk + format.Record.checksum, [format.recordStoredChecksum(w(original), chunk) ^ 1])), 'checksum');
+  // expired when the expiry time is not 0 and is <= now.
+  assert.is(format.isExpired(0, Number.MAX_SAFE_INTEGER), false);
+  assert.is(format.isExpired(1000, 1000), true);
+  assert.is(format.isExpired(1000, 999), false);
+});
+
 test('constants in the spec are the code\'s', () => {
   for (const [name, value] of Object.entries(S.constants)) assert.is(format[name], value, name);
   assert.is(Object.keys(S.constants).length, 13);
