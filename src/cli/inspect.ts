@@ -11,7 +11,7 @@ import {
   SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
 } from '../format/layout.js';
 import { hex, headerChecksum } from '../format/header.js';
-import { isExpired } from '../format/rules.js';
+import { isExpired, recordLengthsFit } from '../format/rules.js';
 import { keyHash, readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
 import {
   bucketAt, bucketHash, bucketRecord, bucketSlot, chunkAt, chunkIndex, classChunkSize, classEntryAt, classSpanSlabs,
@@ -146,7 +146,7 @@ function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string
   }
   const keyBytes = keyLength(w, 0);
   const valueBytes = valueLength(w, 0);
-  const fits = RECORD_HEADER_SIZE + keyBytes + valueBytes <= chunkSize;
+  const fits = recordLengthsFit(w, 0, chunkSize);
   const checksumOk = fits && recordStoredChecksum(w, 0) === recordChecksum(bytes, 0, keyBytes, valueBytes);
   const expires = readExpiresAt(w, 0);
   const index = slabIndex(w, 0);
@@ -158,7 +158,7 @@ function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string
     row(chunk + Record.slabIndex, bytesOf(bytes, Record.slabIndex, 2), 'slabIndex', `${index}: the record starts in slab ${index} of its span`),
     row(chunk + Record.valueLength, bytesOf(bytes, Record.valueLength), 'valueLength', String(valueBytes)),
   ];
-  if (!fits) return [...lines, '    lengths run past the chunk: damaged record'];
+  if (!fits) return [...lines, '    lengths out of range or past the chunk: damaged record'];
   const key = keyStart(0);
   const value = key + keyBytes;
   lines.push(`key (${keyBytes} bytes): ${JSON.stringify(bytes.toString('utf8', key, key + keyBytes))}`);

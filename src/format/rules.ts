@@ -1,7 +1,8 @@
 /**
  * The format's rules, each in one place: when a span header holds (spec section 5), when a record is sound and when
- * it is expired (section 6). Plain functions over the file's views; every check of these things above src/format
- * calls one of them.
+ * it is expired (section 6). Plain functions over the file's views; every check that decides what the store keeps,
+ * refuses or rebuilds calls one of them. inspect, which describes bytes read by pread rather than deciding, applies
+ * recordLengthsFit and isExpired and otherwise shows each field as it is.
  */
 import {
   CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,

@@ -12,8 +12,9 @@ export class KeyBuffer {
   hash = 0;
 
   /**
-   * setAscii takes a key of at most MAX_KEY_BYTES characters, all ASCII, in one pass; it returns false, leaving the
-   * buffer unset, when a character is not ASCII.
+   * setAscii takes a key of at most MAX_KEY_BYTES characters (the caller checks the count), all ASCII, in one pass.
+   * It returns false when a character is not ASCII; the bytes before it are then written but the buffer is not set
+   * (length and hash keep the previous key's), so the caller sets it again with setUtf8.
    */
   setAscii(key: string): boolean {
     const bytes = this.bytes;

@@ -15,7 +15,7 @@
  * from which recordIn gives the record and remove deletes it.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header,  MIN_TABLE_CAPACITY,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, MIN_TABLE_CAPACITY,
   RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SPAN_TABLE, classFor,
   slabsForTable,
 } from '../format/layout.js';

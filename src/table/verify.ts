@@ -49,14 +49,11 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
 class Verification {
   readonly #problems: string[] = [];
   readonly #key = new KeyBuffer();
-  readonly #indexed: Uint8Array; // one bit per 8-byte unit of the heap: records met through the index
   #keys = 0;
   #records = 0;
   #expiring = 0;
 
-  constructor(readonly table: Table) {
-    this.#indexed = new Uint8Array(Math.ceil((this.#heapEnd - HEADER_SIZE) / 64));
-  }
+  constructor(readonly table: Table) {}
 
   get #heapEnd(): number { return this.table.heap.header(Header.heapEnd); }
 
@@ -144,6 +141,7 @@ class Verification {
     const freeSpans = list.filter((span) => span.kind === SPAN_FREE).length;
     let listed = 0;
     for (let span = heap.header(Header.freeSpanHead); span !== 0; span = spanParam(this.table.file.words, span)) {
+      // isFreeSpanLink stops a loop once the steps outnumber the heap's slabs; the count of FREE spans stops it sooner.
       if (!heap.isFreeSpanLink(span, listed + 1) || ++listed > freeSpans) {
         this.problem(`free span list reaches ${hex(span)}, not a free span (or it loops)`);
         break;
@@ -156,7 +154,7 @@ class Verification {
   index(): void {
     const { file, heap } = this.table;
     const w = file.words;
-    const indexed = this.#indexed;
+    const indexed = new Uint8Array(Math.ceil((this.#heapEnd - HEADER_SIZE) / 64)); // a bit per 8 bytes: records met
     let buckets = 0;
     const arrays: Array<[number, number]> = [[heap.header(Header.tableOffset), heap.header(Header.tableCapacity)]];
     if (heap.header(Header.oldTableOffset) !== 0) arrays.push([heap.header(Header.oldTableOffset), heap.header(Header.oldTableCapacity)]);

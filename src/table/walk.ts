@@ -36,20 +36,19 @@ export function spans(file: Region): SpanInfo[] | string {
   return list;
 }
 
+/** recordsClass is the size class of the span at offset when it is a RECORDS span whose header holds, else -1. */
+function recordsClass(w: Uint32Array, offset: number, holds: boolean): number {
+  return holds && spanKind(w, offset) === SPAN_RECORDS ? spanParam(w, offset) : -1;
+}
+
+/** nextSpan is where a walk goes on after offset: past the span when its header holds, else the next slab. */
+function nextSpan(w: Uint32Array, offset: number, holds: boolean): number {
+  return holds ? offset + spanSlabCount(w, offset) * SLAB_SIZE : offset + SLAB_SIZE;
+}
+
 /** forEachChunk calls fn with every chunk offset of a RECORDS span. */
 export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void {
   for (let i = 0, n = chunksPerSpan(span.param); i < n; i++) fn(chunkAt(span.offset, span.param, i));
-}
-
-/** recordsSpanAt returns the size class of the RECORDS span at offset when its header holds, else -1. */
-function recordsSpanAt(file: Region, offset: number, heapEnd: number): number {
-  const w = file.words;
-  return spanProblem(w, file.bytes, offset, heapEnd) === null && spanKind(w, offset) === SPAN_RECORDS ? spanParam(w, offset) : -1;
-}
-
-/** nextSpan is where the walk goes on after offset: past the span when its header holds, else the next slab. */
-function nextSpan(file: Region, offset: number, heapEnd: number): number {
-  return spanProblem(file.words, file.bytes, offset, heapEnd) === null ? offset + spanSlabCount(file.words, offset) * SLAB_SIZE : offset + SLAB_SIZE;
 }
 
 /**
@@ -62,14 +61,15 @@ export function scanLive(file: Region, start: number, slabLimit: number, nowMs: 
   const w = file.words;
   const heapEnd = headerField(w, Header.heapEnd);
   let span = start;
-  for (let n = 0; span < heapEnd && n < slabLimit; span = nextSpan(file, span, heapEnd)) {
-    const sizeClass = recordsSpanAt(file, span, heapEnd);
-    n += sizeClass < 0 ? 1 : SPAN_SLABS[sizeClass]!;
-    if (sizeClass < 0) continue;
-    for (let i = 0, count = chunksPerSpan(sizeClass); i < count; i++) {
+  for (let n = 0; span < heapEnd && n < slabLimit;) {
+    const holds = spanProblem(w, file.bytes, span, heapEnd) === null;
+    const sizeClass = recordsClass(w, span, holds);
+    n += sizeClass < 0 ? 1 : SPAN_SLABS[sizeClass]!; // a span without records costs one step to pass
+    for (let i = 0, count = sizeClass < 0 ? 0 : chunksPerSpan(sizeClass); i < count; i++) {
       const chunk = chunkAt(span, sizeClass, i);
       if (isSoundRecord(w, file.bytes, chunk, span, sizeClass) && !isExpired(readExpiresAt(w, chunk), nowMs)) visit(chunk);
     }
+    span = nextSpan(w, span, holds);
   }
   return span < heapEnd ? span : 0;
 }
@@ -91,8 +91,9 @@ export function spaceByClass(file: Region): ClassSpace[] {
   const w = file.words;
   const heapEnd = headerField(w, Header.heapEnd);
   const classes: ClassSpace[] = [];
-  for (let span = HEADER_SIZE; span < heapEnd; span = nextSpan(file, span, heapEnd)) {
-    const sizeClass = recordsSpanAt(file, span, heapEnd);
+  for (let span = HEADER_SIZE, holds = false; span < heapEnd; span = nextSpan(w, span, holds)) {
+    holds = spanProblem(w, file.bytes, span, heapEnd) === null;
+    const sizeClass = recordsClass(w, span, holds);
     if (sizeClass < 0) continue;
     const chunkSize = CHUNK_SIZES[sizeClass]!;
     const entry = (classes[sizeClass] ??= { sizeClass, chunkSize, spanSlabs: SPAN_SLABS[sizeClass]!, spans: 0, records: 0, freeChunks: 0, freeBytes: 0 });
