@@ -5,7 +5,7 @@
  * recordLengthsFit and isExpired and otherwise shows each field as it is.
  */
 import {
-  CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
+  CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
   SPAN_SLABS, SPAN_TABLE,
 } from './layout.js';
 import { hex } from './header.js';
@@ -55,6 +55,23 @@ export function recordLengthsFit(words: Uint32Array, record: number, room: numbe
   const keyBytes = keyLength(words, record);
   const valueBytes = valueLength(words, record);
   return keyBytes !== 0 && keyBytes <= MAX_KEY_BYTES && valueBytes <= MAX_VALUE_BYTES && recordSize(keyBytes, valueBytes) <= room;
+}
+
+/**
+ * recordBoundsProblem says why `offset`, taken from a bucket, cannot hold a live record lying wholly below heapEnd,
+ * or returns null: the part of a sound record's rule that needs only the record's first bytes. It is what a lookup
+ * can afford (the span header would be one more cache miss); damage it lets through is caught by the key
+ * comparison or the record's checksum.
+ */
+export function recordBoundsProblem(words: Uint32Array, offset: number, heapEnd: number): string | null {
+  if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || (offset & 7) !== 0 || offset + RECORD_HEADER_SIZE > heapEnd ||
+    recordState(words, offset) !== RECORD_LIVE) {
+    return `a bucket points at ${hex(offset)}, which is not a live record`;
+  }
+  if (!recordLengthsFit(words, offset, heapEnd - offset)) {
+    return `the record at ${hex(offset)} has lengths out of range (key ${keyLength(words, offset)}, value ${valueLength(words, offset)})`;
+  }
+  return null;
 }
 
 /**

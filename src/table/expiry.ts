@@ -6,6 +6,7 @@
 import { BUCKET_EMPTY, BUCKET_MOVED, Header } from '../format/layout.js';
 import { bucketAt, bucketRecord, headerField, setHeaderField } from '../format/fields.js';
 import { isExpired } from '../format/rules.js';
+import { indexArrays } from './buckets.js';
 import type { Table } from './table.js';
 
 /** countExpired counts the records still stored whose expiry time has passed: O(buckets), 0 at once when none expire. */
@@ -13,12 +14,7 @@ export function countExpired(table: Table, nowMs: number): number {
   const w = table.file.words;
   if (headerField(w, Header.expiringCount) === 0) return 0;
   let expired = 0;
-  const arrays = [
-    [headerField(w, Header.tableOffset), headerField(w, Header.tableCapacity)],
-    [headerField(w, Header.oldTableOffset), headerField(w, Header.oldTableCapacity)],
-  ] as const;
-  for (const [array, capacity] of arrays) {
-    if (array === 0) continue;
+  for (const [array, capacity] of indexArrays(w)) {
     for (let slot = 0; slot < capacity; slot++) {
       const record = bucketRecord(w, bucketAt(array, slot))!;
       if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;

@@ -22,6 +22,7 @@ import { corrupt } from '../errors.js';
 import { isExpired, isSoundRecord } from '../format/rules.js';
 import { forEachChunk, readSpan, type SpanInfo } from './walk.js';
 import { KeyBuffer } from './key-buffer.js';
+import { place } from './buckets.js';
 import type { Region } from './region.js';
 import type { Table } from './table.js';
 
@@ -222,7 +223,7 @@ function indexRecords(table: Table, list: SpanInfo[], expiring: number, report: 
         heap.freeChunk(chunk, span.param, span.offset);
         return;
       }
-      table.place(heap.header(Header.tableOffset), heap.header(Header.tableCapacity), key.hash, chunk);
+      place(w, heap.header(Header.tableOffset), heap.header(Header.tableCapacity), key.hash, chunk);
       heap.setHeader(Header.recordCount, heap.header(Header.recordCount) + 1);
     });
   }

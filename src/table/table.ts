@@ -1,11 +1,11 @@
 /**
  * Table: the hash index over the heap's records, and the operations on records that keep both in step.
  *
- * The index is an open-addressed bucket array with linear probing. It grows by doubling, incrementally: a new
- * array is allocated and every later change moves REHASH_STEP buckets from the old array to the new one, so no
- * single call pays for the whole move. While an old array exists, a lookup probes the new array, then the old.
- * Deletion from the current array shifts later buckets back (no tombstones); in the old array a moved or deleted
- * bucket is marked BUCKET_MOVED so that probes continue past it.
+ * The index is an open-addressed bucket array with linear probing (buckets.ts). It grows by doubling,
+ * incrementally: a new array is allocated and every later change moves REHASH_STEP buckets from the old array to
+ * the new one, so no single call pays for the whole move. While an old array exists, a lookup probes the new array,
+ * then the old. Deletion from the current array shifts later buckets back (no tombstones); in the old array a moved
+ * or deleted bucket is marked BUCKET_MOVED so that probes continue past it.
  *
  * Record states are the truth: a record becomes live with one aligned store after its bytes and checksum are in
  * place, and stops being live with one store before its chunk is reused. The index, counters and free lists are
@@ -15,20 +15,19 @@
  * from which recordIn gives the record and remove deletes it.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, MIN_TABLE_CAPACITY,
-  RECORD_FREE, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SPAN_TABLE, classFor,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_LIVE, SPAN_TABLE, classFor,
   slabsForTable,
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
-  bucketAt, bucketHash, keyEquals, bucketRecord, bucketSlot, clearBucket, headerField, keyLength, keyStart, markBucketMoved,
-  recordSize, recordState, recordStoredChecksum, setBucket, setHeaderField, setRecordLengths, setRecordState,
-  setRecordStoredChecksum, spanKind, spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
+  bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize,
+  recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, spanKind, spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
 import { corrupt } from '../errors.js';
-import { recordLengthsFit, spanShapeProblem } from '../format/rules.js';
+import { recordBoundsProblem, recordLengthsFit, spanShapeProblem } from '../format/rules.js';
+import { place, probe, shiftOut } from './buckets.js';
 import type { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 
@@ -100,10 +99,11 @@ export class Table {
 
   /** find returns the bucket (its offset in the file) that holds the key's live record, or 0 if there is none. */
   find(key: KeyBuffer): number {
-    const found = this.probe(this.header(Header.tableOffset), this.header(Header.tableCapacity), key);
+    const w = this.words;
+    const found = probe(w, this.header(Header.tableOffset), this.header(Header.tableCapacity), key);
     if (found !== 0) return found;
     const old = this.header(Header.oldTableOffset);
-    return old === 0 ? 0 : this.probe(old, this.header(Header.oldTableCapacity), key);
+    return old === 0 ? 0 : probe(w, old, this.header(Header.oldTableCapacity), key);
   }
 
   /** recordIn returns the record a bucket returned by find points at. */
@@ -111,44 +111,10 @@ export class Table {
     return bucketRecord(this.words, bucket)!;
   }
 
-  private probe(table: number, capacity: number, key: KeyBuffer): number {
-    const w = this.words;
-    const hash = key.hash;
-    const mask = capacity - 1;
-    let slot = hash & mask;
-    for (let n = 0; n < capacity; n++) {
-      const bucket = bucketAt(table, slot);
-      const record = bucketRecord(w, bucket);
-      if (record === BUCKET_EMPTY) return 0;
-      if (record === undefined) throw corrupt(`the bucket array at ${hex(table)} runs past the end of the file`);
-      if (record !== BUCKET_MOVED && bucketHash(w, bucket) === hash && this.keyEquals(record, key)) return bucket;
-      slot = (slot + 1) & mask;
-    }
-    throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
-  }
-
-  private keyEquals(record: number, key: KeyBuffer): boolean {
-    this.checkRecordBounds(record);
-    return keyEquals(this.words, record, key.words, key.length);
-  }
-
-  /**
-   * checkRecordBounds throws FILE_CORRUPT unless offset holds something shaped like a live record that lies wholly
-   * below heapEnd: the part of a sound record's rule (spec section 6) that needs only the record's first bytes. A
-   * lookup reads the bucket and the record and nothing else (the span header is a third cache miss, so it is
-   * checked where it is needed, by checkLiveRecord). Damage this lets through is caught by the key comparison or
-   * the record's checksum.
-   */
+  /** checkRecordBounds throws FILE_CORRUPT unless offset can be a live record wholly below heapEnd (recordBoundsProblem). */
   checkRecordBounds(offset: number): void {
-    const w = this.words;
-    const heapEnd = this.header(Header.heapEnd);
-    if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || (offset & 7) !== 0 || offset + RECORD_HEADER_SIZE > heapEnd ||
-      recordState(w, offset) !== RECORD_LIVE) {
-      throw corrupt(`a bucket points at ${hex(offset)}, which is not a live record`);
-    }
-    if (!recordLengthsFit(w, offset, heapEnd - offset)) {
-      throw corrupt(`the record at ${hex(offset)} has lengths out of range (key ${keyLength(w, offset)}, value ${valueLength(w, offset)})`);
-    }
+    const problem = recordBoundsProblem(this.words, offset, this.header(Header.heapEnd));
+    if (problem !== null) throw corrupt(problem);
   }
 
   /**
@@ -221,7 +187,7 @@ export class Table {
     else bytes.set(value.subarray(0, valueLength), at + keyLength);
     setRecordStoredChecksum(w, record, recordChecksum(bytes, record, keyLength, valueLength, w));
     setRecordState(w, record, RECORD_LIVE); // the record exists from this store on
-    this.place(this.header(Header.tableOffset), this.header(Header.tableCapacity), key.hash, record);
+    place(w, this.header(Header.tableOffset), this.header(Header.tableCapacity), key.hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
     if (expiresAt !== 0) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
     this.rehashStep(REHASH_STEP);
@@ -240,58 +206,16 @@ export class Table {
     this.rehashStep(REHASH_STEP);
   }
 
-  // ---- bucket arrays ----
+  // ---- the index ----
 
-  /** place puts (hash, record) in the first empty bucket of its probe sequence. */
-  place(table: number, capacity: number, hash: number, record: number): void {
-    const w = this.words;
-    const mask = capacity - 1;
-    let slot = hash & mask;
-    for (let n = 0; n < capacity; n++) {
-      const bucket = bucketAt(table, slot);
-      if (bucketRecord(w, bucket) === BUCKET_EMPTY) {
-        setBucket(w, bucket, record, hash);
-        return;
-      }
-      slot = (slot + 1) & mask;
-    }
-    throw corrupt(`the bucket array at ${hex(table)} has no empty bucket`);
-  }
-
-  /**
-   * unplace empties a bucket: in the old array by marking it moved, in the current one by shifting back the
-   * buckets after it that may move (backward-shift deletion), so that the current array never needs a tombstone.
-   * The invariant it keeps: every record's bucket is reached from its home bucket (hash & mask) without passing an
-   * empty bucket.
-   */
+  /** unplace empties a bucket: in the old array by marking it moved, in the current one by shifting back (buckets.ts). */
   private unplace(bucket: number): void {
-    const w = this.words;
     const old = this.header(Header.oldTableOffset);
     if (old !== 0 && bucket > old && bucket < tableEnd(old, this.header(Header.oldTableCapacity))) {
-      markBucketMoved(w, bucket);
+      markBucketMoved(this.words, bucket);
       return;
     }
-    const table = this.header(Header.tableOffset);
-    const capacity = this.header(Header.tableCapacity);
-    const slot = bucketSlot(table, bucket);
-    const mask = capacity - 1;
-    let hole = slot;
-    let next = slot;
-    for (let n = 0; n < capacity; n++) {
-      next = (next + 1) & mask;
-      const at = bucketAt(table, next);
-      const record = bucketRecord(w, at)!;
-      if (record === BUCKET_EMPTY) break;
-      const hash = bucketHash(w, at);
-      const home = hash & mask;
-      // The entry at `next` may move back into the hole unless its home lies cyclically in (hole, next].
-      const stays = hole <= next ? hole < home && home <= next : hole < home || home <= next;
-      if (!stays) {
-        setBucket(w, bucketAt(table, hole), record, hash);
-        hole = next;
-      }
-    }
-    clearBucket(w, bucketAt(table, hole));
+    shiftOut(this.words, this.header(Header.tableOffset), this.header(Header.tableCapacity), bucket);
   }
 
   /** makeRoom doubles the index before one more record would pass the load limit. */
@@ -321,7 +245,7 @@ export class Table {
       const bucket = bucketAt(old, index);
       const record = bucketRecord(w, bucket)!;
       if (record !== BUCKET_EMPTY && record !== BUCKET_MOVED) {
-        this.place(table, capacity, bucketHash(w, bucket), record);
+        place(w, table, capacity, bucketHash(w, bucket), record);
         markBucketMoved(w, bucket);
       }
     }

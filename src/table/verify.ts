@@ -15,6 +15,7 @@ import { hex } from '../format/header.js';
 import { isExpired, isSoundRecord } from '../format/rules.js';
 import { forEachChunk, spans, type SpanInfo } from './walk.js';
 import { KeyBuffer } from './key-buffer.js';
+import { indexArrays } from './buckets.js';
 import type { Table } from './table.js';
 
 const MAX_PROBLEMS = 100;
@@ -156,9 +157,7 @@ class Verification {
     const w = file.words;
     const indexed = new Uint8Array(Math.ceil((this.#heapEnd - HEADER_SIZE) / 64)); // a bit per 8 bytes: records met
     let buckets = 0;
-    const arrays: Array<[number, number]> = [[heap.header(Header.tableOffset), heap.header(Header.tableCapacity)]];
-    if (heap.header(Header.oldTableOffset) !== 0) arrays.push([heap.header(Header.oldTableOffset), heap.header(Header.oldTableCapacity)]);
-    for (const [offset, capacity] of arrays) {
+    for (const [offset, capacity] of indexArrays(w)) {
       for (let slot = 0; slot < capacity; slot++) {
         const bucket = bucketAt(offset, slot);
         const record = bucketRecord(w, bucket)!;
