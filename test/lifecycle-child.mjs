@@ -33,6 +33,12 @@ if (mode === 'create') {
   say({ written: n, deleted: n / 2 });
   db.close();
   say({ closed: true });
+} else if (mode === 'repair') {
+  // Opens the store with repair (the crash point may be in it), then closes.
+  const db = new DataStore(path, { repair: true });
+  say({ repaired: db.stats().recovered });
+  db.close();
+  say({ closed: true });
 } else if (mode === 'exit-without-close') {
   const db = new DataStore(path);
   for (let i = 0; i < n; i++) db.create(`k:${i}`, valueOf(i));

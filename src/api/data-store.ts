@@ -52,7 +52,7 @@ export interface DataStoreStats {
   loadFactor: number;
   /** True while the bucket array is being doubled, bucket by bucket. */
   rehashing: boolean;
-  /** What recovery did when this thread found the file not cleanly closed; null when it did not have to. */
+  /** What recovery did when this thread found the file not cleanly closed, or repair when it was opened with repair: true; else null. */
   recovered: RecoveryReport | null;
   /** Bytes of disk the file occupies (its allocated blocks): below fileBytes once free spans are given back. */
   diskBytes: number;
@@ -72,11 +72,11 @@ export class DataStore {
   readonly #syncEachChange: boolean;
 
   constructor(path?: string, options?: DataStoreOptions) {
-    const { maxFileSize, durability } = checkOptions(options);
+    const { maxFileSize, durability, repair } = checkOptions(options);
     this.#syncEachChange = durability === 'always';
     this.#maxSize = HEADER_SIZE + Math.floor((maxFileSize - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
     this.path = resolveStoreFile(path === undefined ? defaultStorePath() : path);
-    this.#store = SharedStore.open(this.path, this.#maxSize);
+    this.#store = SharedStore.open(this.path, this.#maxSize, repair);
   }
 
   /**
@@ -222,12 +222,7 @@ export class DataStore {
    * records that fail their checksum and expired records are dropped and counted. O(size of the file).
    */
   repair(): RecoveryReport {
-    return this.#locked((store) => {
-      store.markOpen();
-      const report = store.rebuild();
-      store.file.flush();
-      return report;
-    });
+    return this.#locked((store) => store.repairLocked());
   }
 
   /** spaceByClass reports, per size class in use, its slabs, records and free chunks. O(slabs). */

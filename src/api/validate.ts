@@ -73,12 +73,20 @@ export interface DataStoreOptions {
    * survive a crash of the process at once. 'always': every create and delete is on disk before it returns.
    */
   durability?: 'flush' | 'always';
+  /**
+   * true: open the file by rebuilding it from its records, as db.repair() does, even when its header is damaged
+   * and a plain open would refuse it with FILE_CORRUPT; what it did is in stats().recovered. Default false.
+   */
+  repair?: boolean;
 }
 
 export function checkOptions(options: unknown): Required<DataStoreOptions> {
-  if (options === undefined) return { maxFileSize: MAX_FILE_SIZE, durability: 'flush' };
-  checkOptionObject(options, ['maxFileSize', 'durability'], 'the options');
-  const { maxFileSize = MAX_FILE_SIZE, durability = 'flush' } = options as DataStoreOptions;
+  if (options === undefined) return { maxFileSize: MAX_FILE_SIZE, durability: 'flush', repair: false };
+  checkOptionObject(options, ['maxFileSize', 'durability', 'repair'], 'the options');
+  const { maxFileSize = MAX_FILE_SIZE, durability = 'flush', repair = false } = options as DataStoreOptions;
+  if (repair !== true && repair !== false) {
+    throw new DataStoreError('OPTION_INVALID', `repair must be true or false; got ${describe(repair)}`);
+  }
   if (durability !== 'flush' && durability !== 'always') {
     throw new DataStoreError('OPTION_INVALID', `durability must be 'flush' or 'always'; got ${describe(durability)}`);
   }
@@ -86,7 +94,7 @@ export function checkOptions(options: unknown): Required<DataStoreOptions> {
     throw new DataStoreError('OPTION_INVALID',
       `maxFileSize must be a whole number of bytes from ${MIN_FILE_SIZE} to ${MAX_FILE_SIZE}; got ${describe(maxFileSize)}`);
   }
-  return { maxFileSize, durability };
+  return { maxFileSize, durability, repair };
 }
 
 /**

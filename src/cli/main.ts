@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataStore } from '../api/data-store.js';
+import type { DataStoreOptions } from '../api/validate.js';
 import { DataStoreError, ioError, type ErrorCode } from '../errors.js';
 import { DEFAULT_FILE, DEFAULT_FOLDER, userDataDir } from '../api/paths.js';
 import { inspectHeader, inspectKey, inspectOffset, openForInspection } from './inspect.js';
@@ -68,8 +69,8 @@ const warn = (text: string): void => { process.stderr.write(`slabkv: ${text}\n`)
 const progress = (text: string): void => { if (process.stderr.isTTY) process.stderr.write(`\r${text}\x1b[K`); };
 const progressDone = (): void => { if (process.stderr.isTTY) process.stderr.write('\r\x1b[K'); };
 
-function withStore<T>(file: string | undefined, fn: (db: DataStore) => T): T {
-  const db = new DataStore(file);
+function withStore<T>(file: string | undefined, fn: (db: DataStore) => T, options?: DataStoreOptions): T {
+  const db = new DataStore(file, options);
   try {
     return fn(db);
   } finally {
@@ -201,10 +202,10 @@ const commands: Record<string, Command> = {
   },
   repair: {
     usage: 'slabkv repair [--file PATH]',
-    help: 'Rebuilds the index, free lists and counters from the records, as recovery after a crash does, and prints what it did ({ records, dropped, expired, duplicates, repairedSlabs, unreadableSlabs, ms }). Every record whose checksum holds is kept. The way out after FILE_CORRUPT.',
+    help: 'Rebuilds the index, free lists and counters from the records, as recovery after a crash does, and prints what it did ({ records, dropped, expired, duplicates, repairedSlabs, unreadableSlabs, ms }). Every record whose checksum holds is kept. The way out after FILE_CORRUPT, also when the header is damaged or the file was cut short: only the magic and the format version must hold.',
     positionals: 0,
     run(_args, _values, file) {
-      out(withStore(file, (db) => db.repair()));
+      out(withStore(file, (db) => db.stats().recovered, { repair: true }));
       return 0;
     },
   },

@@ -41,14 +41,22 @@ export function headerChecksum(bytes: Uint8Array): number {
 /** writeNewHeader fills bytes[0, HEADER_SIZE) with the header of an empty store, marked open until sealed. */
 export function writeNewHeader(bytes: Uint8Array, fileSize: number): void {
   bytes.fill(0, 0, HEADER_SIZE);
+  writeFixedFields(bytes);
+  writeU32(bytes, Header.state, STATE_OPEN);
+  writeU32(bytes, Header.fileSize, fileSize);
+  writeU32(bytes, Header.heapEnd, HEADER_SIZE);
+}
+
+/**
+ * writeFixedFields writes the fields every store of this version holds alike: magic, formatVersion, headerSize,
+ * slabSize, classCount, readVersion, and each size class's chunkSize and spanSlabs (not its partial list head).
+ */
+export function writeFixedFields(bytes: Uint8Array): void {
   bytes.set(MAGIC, Header.magic);
   writeU32(bytes, Header.formatVersion, FORMAT_VERSION);
   writeU32(bytes, Header.headerSize, HEADER_SIZE);
   writeU32(bytes, Header.slabSize, SLAB_SIZE);
   writeU32(bytes, Header.classCount, CHUNK_SIZES.length);
-  writeU32(bytes, Header.state, STATE_OPEN);
-  writeU32(bytes, Header.fileSize, fileSize);
-  writeU32(bytes, Header.heapEnd, HEADER_SIZE);
   writeU32(bytes, Header.readVersion, READ_VERSION);
   CHUNK_SIZES.forEach((size, c) => {
     writeU32(bytes, Header.classTable + c * CLASS_ENTRY_SIZE + ClassEntry.chunkSize, size);
@@ -123,24 +131,8 @@ export function openMarkIs(bytes: Uint8Array, mark: OpenMark): boolean {
  * version, then the fixed sizes. It needs only the first 32 bytes and is checked before the file is mapped.
  */
 export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
-  const head = bytes.subarray(0, Math.min(fileLength, MAGIC.length));
-  if (head.length < MAGIC.length || !MAGIC.every((b, i) => head[i] === b)) {
-    return { code: 'FILE_INVALID', message: 'not a slabkv file (the magic bytes at offset 0 do not match)' };
-  }
-  if (fileLength < HEADER_SIZE) {
-    return { code: 'FILE_CORRUPT', message: `the file is ${fileLength} bytes, shorter than its ${HEADER_SIZE}-byte header` };
-  }
-  const version = readU32(bytes, Header.formatVersion);
-  if (version !== FORMAT_VERSION) {
-    // A later version keeps readVersion where it is: a reader can tell whether it may read the file (section 13).
-    const readable = version > FORMAT_VERSION && readU32(bytes, Header.readVersion) <= FORMAT_VERSION;
-    return {
-      code: 'FILE_INVALID',
-      message: readable
-        ? `format version ${version} may be read but not changed by this slabkv (it writes version ${FORMAT_VERSION}); opening a store changes it, so it is refused`
-        : `format version ${version} is not readable by this slabkv (it reads version ${FORMAT_VERSION}${version === UPGRADED_VERSION ? ', and upgrades version 1 when it opens a store' : ''})`,
-    };
-  }
+  const problem = checkMagicAndVersion(bytes, fileLength);
+  if (problem !== null) return problem;
   const fixed: Array<[string, number, number]> = [
     ['headerSize', Header.headerSize, HEADER_SIZE],
     ['slabSize', Header.slabSize, SLAB_SIZE],
@@ -161,8 +153,34 @@ export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProb
   if (state !== STATE_CLEAN && state !== STATE_OPEN) {
     return { code: 'FILE_CORRUPT', message: `header state is ${state}; expected ${STATE_CLEAN} (closed) or ${STATE_OPEN} (open)` };
   }
-  if (fileLength > MAX_FILE_SIZE || (fileLength - HEADER_SIZE) % SLAB_SIZE !== 0) {
+  if (!isStoreLength(fileLength)) {
     return { code: 'FILE_CORRUPT', message: `the file is ${fileLength} bytes; a store is ${HEADER_SIZE} + a multiple of ${SLAB_SIZE} bytes, at most ${MAX_FILE_SIZE}` };
+  }
+  return null;
+}
+
+/**
+ * checkMagicAndVersion: the bytes start with the magic, hold a whole header, and say format version FORMAT_VERSION.
+ * All that repair needs of a file (section 10, "Repair"): it writes everything else in the header anew.
+ */
+export function checkMagicAndVersion(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
+  const head = bytes.subarray(0, Math.min(fileLength, MAGIC.length));
+  if (head.length < MAGIC.length || !MAGIC.every((b, i) => head[i] === b)) {
+    return { code: 'FILE_INVALID', message: 'not a slabkv file (the magic bytes at offset 0 do not match)' };
+  }
+  if (fileLength < HEADER_SIZE) {
+    return { code: 'FILE_CORRUPT', message: `the file is ${fileLength} bytes, shorter than its ${HEADER_SIZE}-byte header` };
+  }
+  const version = readU32(bytes, Header.formatVersion);
+  if (version !== FORMAT_VERSION) {
+    // A later version keeps readVersion where it is: a reader can tell whether it may read the file (section 13).
+    const readable = version > FORMAT_VERSION && readU32(bytes, Header.readVersion) <= FORMAT_VERSION;
+    return {
+      code: 'FILE_INVALID',
+      message: readable
+        ? `format version ${version} may be read but not changed by this slabkv (it writes version ${FORMAT_VERSION}); opening a store changes it, so it is refused`
+        : `format version ${version} is not readable by this slabkv (it reads version ${FORMAT_VERSION}${version === UPGRADED_VERSION ? ', and upgrades version 1 when it opens a store' : ''})`,
+    };
   }
   return null;
 }
@@ -197,10 +215,33 @@ export function checkHeaderBounds(bytes: Uint8Array, fileLength: number): Header
     return { code: 'FILE_CORRUPT', message: `header says the file is ${fileSize} bytes; it is ${fileLength}` };
   }
   const heapEnd = readU32(bytes, Header.heapEnd);
-  if (heapEnd < HEADER_SIZE || heapEnd > fileSize || (heapEnd - HEADER_SIZE) % SLAB_SIZE !== 0) {
+  if (!isHeapEnd(heapEnd, fileSize)) {
     return { code: 'FILE_CORRUPT', message: `header heapEnd ${heapEnd} is not a slab boundary inside the ${fileSize}-byte file` };
   }
   return null;
+}
+
+/** isStoreLength: length is a store file's: the header and whole slabs, at most MAX_FILE_SIZE. */
+export function isStoreLength(length: number): boolean {
+  return length >= HEADER_SIZE && length <= MAX_FILE_SIZE && (length - HEADER_SIZE) % SLAB_SIZE === 0;
+}
+
+/** isHeapEnd: heapEnd is a slab boundary inside a file of fileSize bytes. */
+export function isHeapEnd(heapEnd: number, fileSize: number): boolean {
+  return heapEnd >= HEADER_SIZE && heapEnd <= fileSize && (heapEnd - HEADER_SIZE) % SLAB_SIZE === 0;
+}
+
+/**
+ * repairedLength is the length repair gives a file of fileLength bytes (at least a header, at most MAX_FILE_SIZE):
+ * a store's length, rounded up to a whole slab (down, in the last slab below MAX_FILE_SIZE, which no store
+ * reaches), or the header's fileSize when that is a store's length beyond it. A file cut short so gets its length
+ * back; what was cut off reads as zeros, and no span that held has to be cut.
+ */
+export function repairedLength(bytes: Uint8Array, fileLength: number): number {
+  const slabs = Math.min(Math.ceil((fileLength - HEADER_SIZE) / SLAB_SIZE), Math.floor((MAX_FILE_SIZE - HEADER_SIZE) / SLAB_SIZE));
+  const whole = HEADER_SIZE + slabs * SLAB_SIZE;
+  const recorded = readU32(bytes, Header.fileSize);
+  return isStoreLength(recorded) && recorded > whole ? recorded : whole;
 }
 
 export function hex(n: number): string {

@@ -12,7 +12,8 @@
  * memory.
  */
 import * as os from 'node:os';
-import { HEADER_SIZE, Header, MAX_FILE_SIZE, SLAB_SIZE } from '../format/layout.js';
+import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
+import { isStoreLength } from '../format/header.js';
 import { headerField, setHeaderField } from '../format/fields.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
@@ -50,7 +51,7 @@ export class MappedFile implements Region {
   catchUp(): void {
     const size = this.size;
     if (size === this.bytes.length) return;
-    if (size < HEADER_SIZE || size > MAX_FILE_SIZE || (size - HEADER_SIZE) % SLAB_SIZE !== 0) {
+    if (!isStoreLength(size)) {
       throw new DataStoreError('FILE_CORRUPT', `header fileSize ${size} is not a store's length`);
     }
     this.#view(size);

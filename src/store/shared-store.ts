@@ -6,14 +6,14 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
+import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
 import {
-  checkCleanHeader, checkHeaderBounds, checkIdentity, clearOpenMark, closedChecksum, isClean, isVersion1, openMarkIs,
-  readLastWriteAt, readU32, writeLastWriteAt, writeOpenMark,
+  checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
+  isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt, writeOpenMark,
 } from '../format/header.js';
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
-import { rebuild, type RecoveryReport } from '../table/recovery.js';
+import { heapEndForRepair, rebuild, type RecoveryReport } from '../table/recovery.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
@@ -43,12 +43,15 @@ export class SharedStore {
   /**
    * open returns this thread's SharedStore for the file, opening it when this thread has not yet. The first
    * thread of the process to open the file prepares it (creates, checks, resumes or recovers it) under the
-   * store's setup mutex; later threads map it and go.
+   * store's setup mutex; later threads map it and go. With `repair`, the store is rebuilt from its records: at
+   * the first open of the process even when its header would be refused (section 10, "Repair"), else under the
+   * lock, as repair() does.
    */
-  static open(realPath: string, maxSize: number): SharedStore {
+  static open(realPath: string, maxSize: number, repair = false): SharedStore {
     const existing = openStores.get(realPath);
     if (existing) {
       existing.handles++;
+      if (repair) existing.#repairNow();
       return existing;
     }
     for (let attempt = 1; ; attempt++) {
@@ -60,13 +63,13 @@ export class SharedStore {
         }
         throw openError(realPath, detail);
       }
-      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS);
+      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair);
       if (store !== null) return store;
     }
   }
 
   /** #openLocked maps and, in the process's first thread, prepares the locked file; null to start over. */
-  static #openLocked(realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean): SharedStore | null {
+  static #openLocked(realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean, repair: boolean): SharedStore | null {
     const prepared = native.setupEnter(lockId);
     let file: MappedFile | null = null;
     try {
@@ -82,19 +85,22 @@ export class SharedStore {
           initializeStore(fd, realPath); // an empty file becomes a new store, in place
           size = fs.fstatSync(fd).size;
         }
-        if (checkBeforeMapping(fd, size) === 'upgrade') {
+        const plan = checkBeforeMapping(fd, size, repair);
+        if (plan === 'upgrade') {
           upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
           native.setupLeave(lockId, 0, 1);
           return null;
         }
+        if (plan === 'repair') size = restoreLength(fd, realPath, size);
       }
       file = new MappedFile(fd, realPath, size);
       if (prepared) file.catchUp(); // else the header is not trusted until #prepare has checked or rebuilt it
       const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
-      if (!prepared) store.#prepare(size);
+      if (!prepared) store.#prepare(size, repair);
       openStores.set(realPath, store);
       installExitHook();
       native.setupLeave(lockId, 1, 0);
+      if (prepared && repair) store.#repairNow();
       return store;
     } catch (error) {
       if (file) file.close();
@@ -109,9 +115,14 @@ export class SharedStore {
    * leaves the file clean even if it dies. A file left open is resumed as it is when its open mark shows the OS
    * kept every write and no change was in flight; otherwise it is rebuilt from its records.
    */
-  #prepare(sizeOnDisk: number): void {
+  #prepare(sizeOnDisk: number, repair: boolean): void {
     const w = this.file.words;
-    if (isClean(this.file.bytes)) {
+    if (repair) {
+      this.#readyForRepair(sizeOnDisk);
+      this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
+      this.file.flush();
+      this.#writeOpenMark();
+    } else if (isClean(this.file.bytes)) {
       this.table.checkIndex();
     } else if (!this.#survivedIntact(sizeOnDisk)) {
       this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
@@ -125,6 +136,42 @@ export class SharedStore {
     const sequence = headerField(w, Header.sequence);
     if ((sequence & 1) !== 0) setHeaderField(w, Header.sequence, sequence + 1);
     this.lock.reset(); // and, in a file left open, notes these writes in lastWriteAt
+  }
+
+  /**
+   * #readyForRepair makes a header that open might refuse one that rebuild can work from (section 10, "Repair"):
+   * the fixed fields, the file's length and a heapEnd written anew, and only then state = open, so that a crash
+   * before it leaves a file still refused and one after it a file the next open recovers with that heapEnd.
+   */
+  #readyForRepair(fileSize: number): void {
+    const { bytes, words } = this.file;
+    const heapEnd = heapEndForRepair(this.file, fileSize, isClean(bytes));
+    writeFixedFields(bytes);
+    setHeaderField(words, Header.fileSize, fileSize);
+    setHeaderField(words, Header.heapEnd, heapEnd);
+    crashPoint('repair.header');
+    setHeaderField(words, Header.state, STATE_OPEN);
+    this.file.flushHeader();
+    crashPoint('repair.marked');
+  }
+
+  /** #repairNow rebuilds a store already in use from its records, under the lock: what repair() does. */
+  #repairNow(): void {
+    this.lock.enter();
+    try {
+      this.catchUp();
+      this.recovered = this.repairLocked();
+    } finally {
+      this.lock.leave();
+    }
+  }
+
+  /** repairLocked rebuilds the store from its records, as one change, and writes it to the disk. Lock held. */
+  repairLocked(): RecoveryReport {
+    this.markOpen();
+    const report = this.rebuild();
+    this.file.flush();
+    return report;
   }
 
   /**
@@ -323,15 +370,40 @@ function namesFile(realPath: string, fd: number): boolean {
 
 /**
  * checkBeforeMapping reads the header with read(2) and refuses a foreign or damaged file before it is mapped; a
- * version 1 file is to be upgraded.
+ * version 1 file is to be upgraded. For repair, a file needs only the magic and this format version, and must not
+ * be longer than a store can be.
  */
-function checkBeforeMapping(fd: number, size: number): 'open' | 'upgrade' {
+function checkBeforeMapping(fd: number, size: number, repair: boolean): 'open' | 'upgrade' | 'repair' {
   const head = Buffer.alloc(HEADER_SIZE);
   fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
   if (isVersion1(head, size)) return 'upgrade';
+  if (repair) {
+    const problem = checkMagicAndVersion(head, size);
+    if (problem) throw new DataStoreError(problem.code, `${problem.message}; repair refused`);
+    if (size > MAX_FILE_SIZE) throw new DataStoreError('FILE_CORRUPT', `the file is ${size} bytes, longer than a store can be (${MAX_FILE_SIZE}); repair refused`);
+    return 'repair';
+  }
   const problem = checkIdentity(head, size) ?? (isClean(head) ? checkCleanHeader(head, size) : null);
   if (problem) throw new DataStoreError(problem.code, problem.message);
   return 'open';
+}
+
+/**
+ * restoreLength gives a file to repair a store's length (repairedLength: a file cut short gets its length back,
+ * in zeros) and returns it. Extending writes nothing the header points to yet, so a crash here leaves the file as
+ * open would refuse it, or recover it, before.
+ */
+function restoreLength(fd: number, path: string, size: number): number {
+  const head = Buffer.alloc(HEADER_SIZE);
+  fs.readSync(fd, head, 0, HEADER_SIZE, 0);
+  const length = repairedLength(head, size);
+  if (length === size) return size;
+  try {
+    fs.ftruncateSync(fd, length);
+  } catch (cause) {
+    throw ioError(`cannot give ${path} the length ${length} to repair it`, cause);
+  }
+  return length;
 }
 
 function openError(realPath: string, errno: number): DataStoreError {

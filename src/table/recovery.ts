@@ -14,8 +14,9 @@ import {
   CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS,
 } from '../format/layout.js';
 import { readExpiresAt } from '../format/record.js';
+import { isHeapEnd } from '../format/header.js';
 import {
-  capacityFor, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
+  capacityFor, headerField, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
   setSlabNextPartial, setSlabPrevPartial, spanParam,
 } from '../format/fields.js';
 import { corrupt } from '../errors.js';
@@ -95,10 +96,32 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   return report;
 }
 
+/**
+ * heapEndForRepair is the heapEnd that repair rebuilds up to in a file of fileSize bytes whose header is not
+ * trusted: the header's when it is a slab boundary inside the file, else the end of the last slab holding a byte
+ * that is not zero. In a file that says it was closed cleanly every byte past heapEnd is zero (section 8), so
+ * there heapEnd is never put below that slab's end either: a damaged heapEnd must not hide records. (A file left
+ * open may hold past heapEnd what a lost session wrote there, which recovery does not take back; neither does
+ * repair.) Read-only.
+ */
+export function heapEndForRepair(file: Region, fileSize: number, closedCleanly: boolean): number {
+  let used = fileSize;
+  while (used > HEADER_SIZE && isZero(file.words, used - SLAB_SIZE, used)) used -= SLAB_SIZE;
+  const recorded = headerField(file.words, Header.heapEnd);
+  if (!isHeapEnd(recorded, fileSize)) return used;
+  return closedCleanly ? Math.max(recorded, used) : recorded;
+}
+
+/** isZero: every byte in [start, end) is zero (both multiples of 4). */
+function isZero(words: Uint32Array, start: number, end: number): boolean {
+  for (let i = start >>> 2; i < end >>> 2; i++) if (words[i] !== 0) return false;
+  return true;
+}
+
 /** checkHeapEnd refuses a file whose heapEnd is not a slab boundary inside it: nothing could be walked. */
 function checkHeapEnd(table: Table, fileSize: number): number {
   const heapEnd = table.heap.header(Header.heapEnd);
-  if (heapEnd < HEADER_SIZE || heapEnd > fileSize || (heapEnd - HEADER_SIZE) % SLAB_SIZE !== 0) {
+  if (!isHeapEnd(heapEnd, fileSize)) {
     throw corrupt(`recovery refused: heapEnd ${heapEnd} is not a slab boundary inside the ${fileSize}-byte file`);
   }
   return heapEnd;

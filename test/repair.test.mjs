@@ -1,0 +1,228 @@
+// Repair of a file that a plain open refuses (spec section 10, "Repair"): a damaged header, a file cut short.
+// Every record whose bytes are still whole comes back; a file that is not a store of this version is refused
+// unchanged; a kill in the middle of a repair leaves a file that is refused, or recovered, never one that has lost
+// records.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync, truncateSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { DataStore } from 'slabkv';
+import { scratch, throwsCode } from './helpers.mjs';
+
+const format = createRequire(import.meta.url)('slabkv/format');
+const { Header, HEADER_SIZE, SLAB_SIZE } = format;
+const tmp = scratch();
+test.after(() => tmp.remove());
+const CHILD = fileURLToPath(new URL('./lifecycle-child.mjs', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
+
+const COUNT = 3000;
+// Values from 20 to about 3,000 bytes: records of many size classes, in spans of 1 to 8 slabs.
+const valueOf = (i) => ({ i, pad: 'y'.repeat((i * 7919) % 3000) });
+
+/** makeStore writes COUNT keys, deletes every seventh (free chunks, maybe free spans), closes; returns the live keys. */
+function makeStore(name) {
+  const path = tmp.file(name);
+  const db = new DataStore(path);
+  for (let i = 0; i < COUNT; i++) db.create(`k:${i}`, valueOf(i));
+  const live = new Set();
+  for (let i = 0; i < COUNT; i++) {
+    if (i % 7 === 0) db.delete(`k:${i}`);
+    else live.add(i);
+  }
+  db.close();
+  return { path, live };
+}
+
+function patchU32(path, offset, value) {
+  const bytes = readFileSync(path);
+  bytes.writeUInt32LE(value, offset);
+  writeFileSync(path, bytes);
+}
+
+/** refusedUnchanged asserts that a plain open throws FILE_CORRUPT and writes nothing. */
+function refusedUnchanged(path, what) {
+  const before = readFileSync(path);
+  throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
+  assert.ok(readFileSync(path).equals(before), `${what}: a refused open wrote nothing`);
+}
+
+/** assertHolds asserts that exactly the expected keys are in the store, with their values, and verify passes. */
+function assertHolds(db, expected, what) {
+  for (let i = 0; i < COUNT; i++) {
+    if (expected.has(i)) assert.equal(db.read(`k:${i}`), valueOf(i), `${what}: k:${i}`);
+    else assert.not.ok(db.has(`k:${i}`), `${what}: k:${i} is not there`);
+  }
+  const report = db.verify();
+  assert.ok(report.ok, `${what}: ${report.problems.join('; ')}`);
+  assert.is(report.keys, expected.size, `${what}: verify counts the keys`);
+}
+
+/** reopensClean closes db and checks that a plain open takes the file again and finds the same keys. */
+function reopensClean(db, path, expected, what) {
+  db.close();
+  const bytes = readFileSync(path);
+  assert.is(bytes.readUInt32LE(Header.state), format.STATE_CLEAN, `${what}: closed cleanly`);
+  assert.is(bytes.readUInt32LE(Header.checksum), format.headerChecksum(bytes), `${what}: header checksum`);
+  const again = new DataStore(path);
+  assert.is(again.stats().keys, expected.size, `${what}: the plain open after repair`);
+  again.close();
+}
+
+test('a clean file with a damaged header is refused until repair, which keeps every record', () => {
+  const damages = {
+    // A counter: only the checksum tells.
+    recordCount: (path) => patchU32(path, Header.recordCount, 12345),
+    // heapEnd set back to the first slab: the records past it must not be lost.
+    heapEnd: (path) => patchU32(path, Header.heapEnd, HEADER_SIZE),
+    // heapEnd not a slab boundary.
+    'heapEnd unaligned': (path) => patchU32(path, Header.heapEnd, HEADER_SIZE + 123),
+    fileSize: (path) => patchU32(path, Header.fileSize, 7),
+    // A fixed field and the class table: constants of the version, written anew.
+    slabSize: (path) => patchU32(path, Header.slabSize, 4096),
+    'class table': (path) => patchU32(path, Header.classTable + 5 * format.CLASS_ENTRY_SIZE, 1),
+    state: (path) => patchU32(path, Header.state, 9),
+    'bucket array offset': (path) => patchU32(path, Header.tableOffset, HEADER_SIZE + 3 * SLAB_SIZE),
+  };
+  for (const [what, damage] of Object.entries(damages)) {
+    const { path, live } = makeStore(`header-${what.replace(/ /g, '-')}.slabkv`);
+    damage(path);
+    refusedUnchanged(path, what);
+    const db = new DataStore(path, { repair: true });
+    const report = db.stats().recovered;
+    assert.ok(report !== null, `${what}: the report is in stats().recovered`);
+    assert.is(report.records, live.size, `${what}: every record found`);
+    assert.is(report.dropped, 0, `${what}: none dropped`);
+    assertHolds(db, live, what);
+    db.create('after', { repaired: what });
+    reopensClean(db, path, new Set([...live, 'after']), what);
+  }
+});
+
+/** wholeRecords lists, from the file's bytes, the keys whose records lie wholly below `end` (spec sections 5 and 6). */
+function wholeRecords(bytes, end) {
+  const words = format.wordsOf(bytes);
+  const heapEnd = bytes.readUInt32LE(Header.heapEnd);
+  const keys = new Set();
+  for (let span = HEADER_SIZE; span < heapEnd; span += format.spanSlabCount(words, span) * SLAB_SIZE) {
+    if (format.spanKind(words, span) !== format.SPAN_RECORDS) continue;
+    const sizeClass = format.spanParam(words, span);
+    for (let i = 0; i < format.chunksPerSpan(sizeClass); i++) {
+      const chunk = format.chunkAt(span, sizeClass, i);
+      if (!format.isSoundRecord(words, bytes, chunk, span, sizeClass)) continue;
+      const size = format.recordSize(format.keyLength(words, chunk), format.valueLength(words, chunk));
+      const key = bytes.toString('utf8', format.keyStart(chunk), format.keyStart(chunk) + format.keyLength(words, chunk));
+      if (chunk + size <= end) keys.add(Number(key.slice(2)));
+    }
+  }
+  return keys;
+}
+
+test('a clean file cut short is repaired: its length comes back, every record wholly before the cut is kept', () => {
+  for (const [what, cutAt] of [['at a slab boundary', (heapEnd) => heapEnd - 3 * SLAB_SIZE], ['inside a slab', (heapEnd) => heapEnd - 2 * SLAB_SIZE - 1000], ['inside the header', () => HEADER_SIZE - 100]]) {
+    const { path, live } = makeStore(`cut-${what.replace(/ /g, '-')}.slabkv`);
+    const original = readFileSync(path);
+    const heapEnd = original.readUInt32LE(Header.heapEnd);
+    const cut = cutAt(heapEnd);
+    const expected = cut < HEADER_SIZE ? null : wholeRecords(original, cut);
+    truncateSync(path, cut);
+    if (cut < HEADER_SIZE) {
+      // Shorter than its header: nothing to repair from.
+      const before = readFileSync(path);
+      throwsCode(() => new DataStore(path, { repair: true }), 'FILE_CORRUPT');
+      assert.ok(readFileSync(path).equals(before), `${what}: a refused repair writes nothing`);
+      continue;
+    }
+    assert.ok(expected.size > 0 && expected.size < live.size, `${what}: the cut takes some records (${expected.size} of ${live.size} left)`);
+    refusedUnchanged(path, what);
+    const db = new DataStore(path, { repair: true });
+    assert.is(statSync(path).size, original.length, `${what}: the file has its length back`);
+    assert.is(db.stats().recovered.records, expected.size, `${what}: the records wholly before the cut`);
+    assertHolds(db, expected, what);
+    reopensClean(db, path, expected, what);
+  }
+});
+
+test('repair refuses, unchanged, a file that is not a store of this version, and creates no file', () => {
+  const foreign = tmp.file('foreign.slabkv');
+  writeFileSync(foreign, Buffer.alloc(HEADER_SIZE + SLAB_SIZE, 7));
+  throwsCode(() => new DataStore(foreign, { repair: true }), 'FILE_INVALID');
+  assert.ok(readFileSync(foreign).equals(Buffer.alloc(HEADER_SIZE + SLAB_SIZE, 7)), 'the foreign file is unchanged');
+
+  const { path } = makeStore('later-version.slabkv');
+  patchU32(path, Header.formatVersion, 3);
+  const before = readFileSync(path);
+  throwsCode(() => new DataStore(path, { repair: true }), 'FILE_INVALID');
+  assert.ok(readFileSync(path).equals(before), 'a later version is unchanged');
+
+  const missing = tmp.file('missing.slabkv');
+  const cli = spawnSync(process.execPath, [CLI, 'repair', '--file', missing], { encoding: 'utf8' });
+  assert.is(cli.status, 23, cli.stderr);
+  assert.not.ok(existsSync(missing), 'slabkv repair creates no file');
+
+  throwsCode(() => new DataStore(tmp.file('options.slabkv'), { repair: 'yes' }), 'OPTION_INVALID');
+});
+
+test('slabkv repair rebuilds a file whose header is damaged and prints the report', () => {
+  const { path, live } = makeStore('cli.slabkv');
+  patchU32(path, Header.heapEnd, HEADER_SIZE + SLAB_SIZE);
+  const refused = spawnSync(process.execPath, [CLI, 'get', 'k:1', '--file', path], { encoding: 'utf8' });
+  assert.is(refused.status, 21, `a plain command is refused: ${refused.stderr}`);
+  const result = spawnSync(process.execPath, [CLI, 'repair', '--file', path], { encoding: 'utf8' });
+  assert.is(result.status, 0, result.stderr);
+  assert.is(JSON.parse(result.stdout).records, live.size);
+  const db = new DataStore(path);
+  assertHolds(db, live, 'after slabkv repair');
+  db.close();
+});
+
+test('a repair killed after writing the header anew leaves a file refused or whole, and repair again keeps every record', () => {
+  const killAt = (point, path) => {
+    const env = { ...process.env, SLABKV_CRASH_POINT: point };
+    const child = spawnSync(process.execPath, [CHILD, 'repair', path], { encoding: 'utf8', env, timeout: 60000 });
+    assert.is(child.signal, 'SIGKILL', `the child died at ${point}: ${child.stderr}`);
+  };
+  // heapEnd and a counter damaged: repair writes heapEnd back, but not the counter, so the state-0 checksum still
+  // fails and a plain open still refuses the file (a plain recovery from the damaged heapEnd would lose records).
+  const damaged = makeStore('killed.slabkv');
+  patchU32(damaged.path, Header.heapEnd, HEADER_SIZE);
+  patchU32(damaged.path, Header.recordCount, 1);
+  killAt('repair.header', damaged.path);
+  refusedUnchanged(damaged.path, 'after the kill');
+  const db = new DataStore(damaged.path, { repair: true });
+  assert.is(db.stats().recovered.records, damaged.live.size);
+  assertHolds(db, damaged.live, 'repaired again');
+  reopensClean(db, damaged.path, damaged.live, 'repaired again');
+
+  // heapEnd alone damaged: writing it back makes the header the one that was sealed, so it opens whole.
+  const restored = makeStore('killed-restored.slabkv');
+  patchU32(restored.path, Header.heapEnd, HEADER_SIZE);
+  killAt('repair.header', restored.path);
+  const again = new DataStore(restored.path);
+  assertHolds(again, restored.live, 'the header as it was sealed');
+  again.close();
+
+  // Killed after state = 1: the next plain open recovers, with the heapEnd repair chose.
+  const marked = makeStore('killed-marked.slabkv');
+  patchU32(marked.path, Header.heapEnd, HEADER_SIZE + 5);
+  killAt('repair.marked', marked.path);
+  const recovered = new DataStore(marked.path);
+  assert.is(recovered.stats().recovered.records, marked.live.size, 'the plain open recovered');
+  assertHolds(recovered, marked.live, 'recovered after a kill in repair');
+  recovered.close();
+});
+
+test('repair of a store in use rebuilds it under the lock, like db.repair()', () => {
+  const { path, live } = makeStore('in-use.slabkv');
+  const first = new DataStore(path);
+  assert.is(first.stats().recovered, null);
+  const second = new DataStore(path, { repair: true });
+  assert.is(second.stats().recovered.records, live.size);
+  assertHolds(first, live, 'the first handle');
+  second.close();
+  first.close();
+});
+
+test.run();
