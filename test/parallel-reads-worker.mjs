@@ -37,4 +37,76 @@ if (mode === 'hold-lock') {
   }
   Atomics.add(stop, 1, 1 << 24); // a reader that stops early (too much wrong) lets the writer finish
   parentPort.postMessage({ reads, wrong });
+} else if (mode === 'torture-write') {
+  // Writer `id` owns the keys t:i with i % writers === id. Each change of key i moves its state: an even state s
+  // is "present with version s / 2", an odd one "deleted". The writer announces a state (log[2i]) before the call
+  // that makes it and commits it (log[2i + 1]) after the call returned. Between changes it creates keys of its own
+  // (g:id:n) so that the file grows and the index doubles while the readers read.
+  const { log, stop, id, writers, keys, growth } = workerData;
+  let seed = id + 7;
+  const next = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+  let changes = 0;
+  let grown = 0;
+  parentPort.postMessage('writing');
+  while (Atomics.load(stop, 0) === 0 || grown < growth) {
+    for (let n = 0; n < 20; n++, changes++) {
+      const i = next(Math.floor(keys / writers)) * writers + id;
+      const state = Atomics.load(log, 2 * i + 1);
+      Atomics.store(log, 2 * i, state + 1);
+      db.delete(`t:${i}`);
+      Atomics.store(log, 2 * i + 1, state + 1);
+      Atomics.store(log, 2 * i, state + 2);
+      db.create(`t:${i}`, tortureValue(`t:${i}`, (state + 2) / 2)); // another size: chunks and spans are reused
+      Atomics.store(log, 2 * i + 1, state + 2);
+    }
+    for (let n = 0; n < 20 && grown < growth; n++, grown++) db.create(`g:${id}:${grown}`, tortureValue(`g:${id}:${grown}`, grown));
+    if (grown >= growth) Atomics.store(stop, 2 + id, 1); // this writer's growth is done
+  }
+  parentPort.postMessage({ changes, grown });
+} else if (mode === 'torture-read') {
+  // Checks every read against the writers' log: a value of version v needs state 2v between the state committed
+  // before the read began and the state announced after it ended; KEY_NOT_FOUND (or has() false) needs an odd
+  // state in that range.
+  const { log, stop, keys } = workerData;
+  let seed = workerData.seed + 1;
+  const next = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+  const wrong = [];
+  let reads = 0;
+  parentPort.postMessage('reading');
+  while (Atomics.load(stop, 0) === 0 && wrong.length < 10) {
+    for (let n = 0; n < 100; n++, reads++) {
+      const i = next(keys);
+      const key = `t:${i}`;
+      const how = next(3);
+      const committed = Atomics.load(log, 2 * i + 1);
+      let seen; // the state the read shows: 2v for version v, -1 for absent
+      let problem = null;
+      try {
+        if (how === 2) {
+          seen = db.has(key) ? -2 : -1;
+        } else {
+          const value = how === 0 ? db.read(key) : JSON.parse(db.readText(key));
+          if (value.key !== key || value.pad !== tortureValue(key, value.version).pad) problem = `torn or foreign value ${JSON.stringify(value).slice(0, 80)}`;
+          seen = 2 * value.version;
+        }
+      } catch (error) {
+        if (error.code === 'KEY_NOT_FOUND') seen = -1;
+        else problem = `${error.code ?? ''} ${error.message}`;
+      }
+      const announced = Atomics.load(log, 2 * i);
+      if (problem === null) {
+        const ok = seen === -1 ? committed % 2 === 1 || announced > committed // a deleted state in range
+          : seen === -2 ? committed % 2 === 0 || announced > committed // a present state in range
+            : committed <= seen && seen <= announced;
+        if (!ok) problem = `saw state ${seen} with committed ${committed}, announced ${announced}`;
+      }
+      if (problem !== null) wrong.push(`${key}: ${problem}`);
+    }
+  }
+  parentPort.postMessage({ reads, wrong });
+}
+
+/** tortureValue is version v of key's value: its size, 20 to about 3,000 bytes, follows the version. */
+function tortureValue(key, version) {
+  return { key, version, pad: 'w'.repeat((version * 389) % 3000) };
 }

@@ -75,4 +75,41 @@ test('reads racing a writer (deletes, creates, growth, doubling) are never torn,
   db.close();
 });
 
+test('torture: two writers and two readers on the same keys for seconds, every read checked against the writers\' log', async () => {
+  const path = tmp.file('torture.slabkv');
+  const KEYS = 2000;
+  const GROWTH = 25000; // keys each writer adds: the index doubles three times, the file grows
+  const SECONDS = 4;
+  const db = new DataStore(path);
+  for (let i = 0; i < KEYS; i++) db.create(`t:${i}`, { key: `t:${i}`, version: 0, pad: '' }); // state 0
+  const before = db.stats();
+  const log = new Int32Array(new SharedArrayBuffer(8 * KEYS)); // per key: [announced, committed]
+  const stop = new Int32Array(new SharedArrayBuffer(16)); // [stop, unused, growth done by writer 0, by writer 1]
+  const writers = [0, 1].map((id) => start({ mode: 'torture-write', path, log, stop, id, writers: 2, keys: KEYS, growth: GROWTH }));
+  const readers = [0, 1].map((seed) => start({ mode: 'torture-read', path, log, stop, seed, keys: KEYS }));
+  for (const w of writers) assert.equal(await w.next(), 'writing');
+  for (const r of readers) assert.equal(await r.next(), 'reading');
+  const started = Date.now();
+  while (Date.now() - started < SECONDS * 1000) await new Promise((resolve) => setTimeout(resolve, 100));
+  Atomics.store(stop, 0, 1); // writers finish their growth, then stop
+  const written = await Promise.all(writers.map((w) => w.next()));
+  const read = await Promise.all(readers.map((r) => r.next()));
+  for (const result of [...written, ...read]) assert.is(result.error, undefined, result.error);
+  for (const result of read) {
+    assert.equal(result.wrong, [], result.wrong.join('; '));
+    assert.ok(result.reads > 1000, `${result.reads} reads`);
+  }
+  for (const result of written) assert.ok(result.changes > 1000 && result.grown === GROWTH, `${result.changes} changes, ${result.grown} keys added`);
+  const after = db.stats();
+  assert.ok(after.buckets >= 8 * before.buckets, `the index doubled while they ran: ${before.buckets} → ${after.buckets} buckets`);
+  assert.ok(after.fileBytes > before.fileBytes, `the file grew: ${before.fileBytes} → ${after.fileBytes}`);
+  for (let i = 0; i < KEYS; i++) {
+    const state = log[2 * i + 1];
+    assert.is(db.read(`t:${i}`).version, state / 2, `t:${i} ends at its last committed version`);
+  }
+  assert.ok(db.verify().ok);
+  for (const w of [...writers, ...readers]) await w.worker.terminate();
+  db.close();
+});
+
 test.run();
