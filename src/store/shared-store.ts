@@ -50,8 +50,8 @@ export class SharedStore {
   static open(realPath: string, maxSize: number, repair = false): SharedStore {
     const existing = openStores.get(realPath);
     if (existing) {
+      if (repair) existing.#repairNow(); // before the handle counts: a repair that fails opens nothing
       existing.handles++;
-      if (repair) existing.#repairNow();
       return existing;
     }
     for (let attempt = 1; ; attempt++) {
@@ -97,10 +97,10 @@ export class SharedStore {
       if (prepared) file.catchUp(); // else the header is not trusted until #prepare has checked or rebuilt it
       const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
       if (!prepared) store.#prepare(size, repair);
+      else if (repair) store.#repairNow();
       openStores.set(realPath, store);
       installExitHook();
       native.setupLeave(lockId, 1, 0);
-      if (prepared && repair) store.#repairNow();
       return store;
     } catch (error) {
       if (file) file.close();
