@@ -178,33 +178,37 @@ test('slabkv repair rebuilds a file whose header is damaged and prints the repor
   db.close();
 });
 
-test('a repair killed after writing the header anew leaves a file refused or whole, and repair again keeps every record', () => {
+test('a repair killed at any step leaves a file that only a repair opens, or one recovered whole', () => {
   const killAt = (point, path) => {
     const env = { ...process.env, SLABKV_CRASH_POINT: point };
     const child = spawnSync(process.execPath, [CHILD, 'repair', path], { encoding: 'utf8', env, timeout: 60000 });
     assert.is(child.signal, 'SIGKILL', `the child died at ${point}: ${child.stderr}`);
   };
-  // heapEnd and a counter damaged: repair writes heapEnd back, but not the counter, so the state-0 checksum still
-  // fails and a plain open still refuses the file (a plain recovery from the damaged heapEnd would lose records).
-  const damaged = makeStore('killed.slabkv');
-  patchU32(damaged.path, Header.heapEnd, HEADER_SIZE);
-  patchU32(damaged.path, Header.recordCount, 1);
-  killAt('repair.header', damaged.path);
-  refusedUnchanged(damaged.path, 'after the kill');
-  const db = new DataStore(damaged.path, { repair: true });
-  assert.is(db.stats().recovered.records, damaged.live.size);
-  assertHolds(db, damaged.live, 'repaired again');
-  reopensClean(db, damaged.path, damaged.live, 'repaired again');
+  const damages = {
+    // heapEnd set back to the first slab: a plain recovery from it would lose records.
+    heapEnd: (path) => patchU32(path, Header.heapEnd, HEADER_SIZE),
+    // Cut inside its heap: given its length back, the header would check out again, with the cut-off part zeros.
+    cut: (path) => truncateSync(path, readFileSync(path).readUInt32LE(Header.heapEnd) - 2 * SLAB_SIZE - 1000),
+  };
+  for (const [what, damage] of Object.entries(damages)) {
+    for (const point of ['repair.begun', 'repair.header']) {
+      const { path } = makeStore(`killed-${what}-${point}.slabkv`);
+      const expected = wholeRecords(readFileSync(path), what === 'cut' ? readFileSync(path).readUInt32LE(Header.heapEnd) - 2 * SLAB_SIZE - 1000 : Infinity);
+      damage(path);
+      killAt(point, path);
+      const bytes = readFileSync(path);
+      assert.is(bytes.readUInt32LE(Header.state), format.STATE_REPAIRING, `${what}/${point}: state 2`);
+      const error = throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
+      assert.match(error.message, /repair/, `${what}/${point}: the error says to repair again`);
+      assert.ok(readFileSync(path).equals(bytes), `${what}/${point}: a refused open wrote nothing`);
+      const db = new DataStore(path, { repair: true });
+      assert.is(db.stats().recovered.records, expected.size, `${what}/${point}: repaired again`);
+      assertHolds(db, expected, `${what}/${point}`);
+      reopensClean(db, path, expected, `${what}/${point}`);
+    }
+  }
 
-  // heapEnd alone damaged: writing it back makes the header the one that was sealed, so it opens whole.
-  const restored = makeStore('killed-restored.slabkv');
-  patchU32(restored.path, Header.heapEnd, HEADER_SIZE);
-  killAt('repair.header', restored.path);
-  const again = new DataStore(restored.path);
-  assertHolds(again, restored.live, 'the header as it was sealed');
-  again.close();
-
-  // Killed after state = 1: the next plain open recovers, with the heapEnd repair chose.
+  // Killed after state = 1: the next plain open recovers, from the heapEnd repair chose.
   const marked = makeStore('killed-marked.slabkv');
   patchU32(marked.path, Header.heapEnd, HEADER_SIZE + 5);
   killAt('repair.marked', marked.path);
@@ -212,6 +216,23 @@ test('a repair killed after writing the header anew leaves a file refused or who
   assert.is(recovered.stats().recovered.records, marked.live.size, 'the plain open recovered');
   assertHolds(recovered, marked.live, 'recovered after a kill in repair');
   recovered.close();
+});
+
+test('repair of a file left open whose heapEnd is damaged keeps every record', () => {
+  const path = tmp.file('left-open.slabkv');
+  const child = spawnSync(process.execPath, [CHILD, 'write-close', path, '500'], { encoding: 'utf8', env: { ...process.env, SLABKV_CRASH_POINT: 'seal.flushed' }, timeout: 60000 });
+  assert.is(child.signal, 'SIGKILL', child.stderr);
+  const written = child.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((e) => 'created' in e).length;
+  assert.is(written, 500);
+  const bytes = readFileSync(path);
+  assert.is(bytes.readUInt32LE(Header.state), format.STATE_OPEN);
+  bytes[Header.heapEnd + 2] = 0; // a smaller heapEnd that is still a slab boundary
+  writeFileSync(path, bytes);
+  const db = new DataStore(path, { repair: true });
+  assert.is(db.stats().recovered.records, 500);
+  for (let i = 0; i < 500; i++) assert.ok(db.has(`k:${i}`), `k:${i}`);
+  assert.ok(db.verify().ok);
+  db.close();
 });
 
 test('repair of a store in use rebuilds it under the lock, like db.repair()', () => {

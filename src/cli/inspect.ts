@@ -64,7 +64,7 @@ function dumpBytes(start: number, bytes: Buffer, indent = '    '): string[] {
 
 function describeHeaderField(name: string, value: number): string {
   switch (name) {
-    case 'state': return value === 0 ? '0: closed cleanly' : value === 1 ? '1: open, or its writer died (recovery on next open)' : `${value}: not a legal state`;
+    case 'state': return value === 0 ? '0: closed cleanly' : value === 1 ? '1: open, or its writer died (recovery on next open)' : value === 2 ? '2: a repair is under way, or was cut short (repair again)' : `${value}: not a legal state`;
     case 'lockWord': return value === 0 ? '0: free' : `held by thread token ${value & 0x7fffffff}${value & 0x80000000 ? ', with waiters' : ''}`;
     case 'checksum': return hex(value);
     case 'tableOffset': case 'oldTableOffset': case 'freeSpanHead': return value === 0 ? '0: none' : hex(value);

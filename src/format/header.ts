@@ -4,7 +4,7 @@
  */
 import {
   BOOT_ID_SIZE, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, FORMAT_VERSION, HASH_SEED, HEADER_SIZE, Header, MAGIC,
-  MAX_FILE_SIZE, READ_VERSION, SLAB_SIZE, SPAN_SLABS, STATE_CLEAN, STATE_OPEN, UPGRADED_VERSION,
+  MAX_FILE_SIZE, READ_VERSION, SLAB_SIZE, SPAN_SLABS, STATE_CLEAN, STATE_OPEN, STATE_REPAIRING, UPGRADED_VERSION,
 } from './layout.js';
 import { xxh32 } from './xxh32.js';
 
@@ -150,6 +150,9 @@ export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProb
     if (slabs !== SPAN_SLABS[c]) return { code: 'FILE_CORRUPT', message: `size class ${c} has spans of ${slabs} slabs; version ${FORMAT_VERSION} requires ${SPAN_SLABS[c]}` };
   }
   const state = readU32(bytes, Header.state);
+  if (state === STATE_REPAIRING) {
+    return { code: 'FILE_CORRUPT', message: 'a repair of this file was cut short: repair it again (open it with { repair: true }, or slabkv repair)' };
+  }
   if (state !== STATE_CLEAN && state !== STATE_OPEN) {
     return { code: 'FILE_CORRUPT', message: `header state is ${state}; expected ${STATE_CLEAN} (closed) or ${STATE_OPEN} (open)` };
   }
@@ -161,7 +164,8 @@ export function checkIdentity(bytes: Uint8Array, fileLength: number): HeaderProb
 
 /**
  * checkMagicAndVersion: the bytes start with the magic, hold a whole header, and say format version FORMAT_VERSION.
- * All that repair needs of a file (section 10, "Repair"): it writes everything else in the header anew.
+ * All that repair needs of a file (section 10, "Repair"): it writes the rest of the header's fixed fields anew and
+ * rebuilds everything else.
  */
 export function checkMagicAndVersion(bytes: Uint8Array, fileLength: number): HeaderProblem | null {
   const head = bytes.subarray(0, Math.min(fileLength, MAGIC.length));
@@ -234,14 +238,16 @@ export function isHeapEnd(heapEnd: number, fileSize: number): boolean {
 /**
  * repairedLength is the length repair gives a file of fileLength bytes (at least a header, at most MAX_FILE_SIZE):
  * a store's length, rounded up to a whole slab (down, in the last slab below MAX_FILE_SIZE, which no store
- * reaches), or the header's fileSize when that is a store's length beyond it. A file cut short so gets its length
- * back; what was cut off reads as zeros, and no span that held has to be cut.
+ * reaches); or the header's fileSize when the header's heapEnd lies beyond that and both agree (heapEnd a slab
+ * boundary within fileSize, a store's length): a file cut short inside its heap gets its length back, what was cut
+ * off reads as zeros, and no span that held has to be cut. One damaged field alone does not make the file longer.
  */
 export function repairedLength(bytes: Uint8Array, fileLength: number): number {
   const slabs = Math.min(Math.ceil((fileLength - HEADER_SIZE) / SLAB_SIZE), Math.floor((MAX_FILE_SIZE - HEADER_SIZE) / SLAB_SIZE));
   const whole = HEADER_SIZE + slabs * SLAB_SIZE;
-  const recorded = readU32(bytes, Header.fileSize);
-  return isStoreLength(recorded) && recorded > whole ? recorded : whole;
+  const fileSize = readU32(bytes, Header.fileSize);
+  const heapEnd = readU32(bytes, Header.heapEnd);
+  return isStoreLength(fileSize) && isHeapEnd(heapEnd, fileSize) && heapEnd > whole ? fileSize : whole;
 }
 
 export function hex(n: number): string {

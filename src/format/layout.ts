@@ -29,7 +29,7 @@ export const Header = {
   headerSize: 20,
   slabSize: 24,
   classCount: 28,
-  state: 32, // STATE_CLEAN or STATE_OPEN
+  state: 32, // STATE_CLEAN, STATE_OPEN or STATE_REPAIRING
   checksum: 36, // XXH32 of the whole header with this field read as 0; valid when state is STATE_CLEAN
   fileSize: 40,
   heapEnd: 44,
@@ -64,6 +64,7 @@ export const ClassEntry = {
 } as const;
 export const STATE_CLEAN = 0;
 export const STATE_OPEN = 1;
+export const STATE_REPAIRING = 2; // a repair is under way, or was cut short: refused by any open but a repair
 /** Values of the run-time field busy. */
 export const BUSY_IDLE = 0; // no change under way
 export const BUSY_CHANGING = 1; // a change is under way: found so by another thread (its maker died), it is rebuilt

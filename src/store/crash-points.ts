@@ -12,7 +12,8 @@ export type CrashPoint =
   | 'free.punched' // a span given back as FREE has had its blocks after the first page punched
   | 'mark-open.state' // state = open is set in memory; the open mark not yet written, nothing synced
   | 'change.busy' // busy = 1 is set; the change not yet made
-  | 'repair.header' // repair has written the fixed fields, length and heapEnd anew; state not yet open
+  | 'repair.begun' // repair has written state = 2 and synced it; the file not yet given its length
+  | 'repair.header' // repair has written the fixed fields, length and heapEnd anew; state still 2
   | 'repair.marked' // repair has set state = open and synced the header page; the rebuild not yet begun
   | 'grow.allocated' // the file has grown on disk; the header's fileSize not yet raised
   | 'seal.released' // close has given back the blocks of free spans and of the tail; nothing synced yet

@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN } from '../format/layout.js';
+import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN, STATE_REPAIRING } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
   isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt, writeOpenMark,
@@ -43,9 +43,10 @@ export class SharedStore {
   /**
    * open returns this thread's SharedStore for the file, opening it when this thread has not yet. The first
    * thread of the process to open the file prepares it (creates, checks, resumes or recovers it) under the
-   * store's setup mutex; later threads map it and go. With `repair`, the store is rebuilt from its records: at
-   * the first open of the process even when its header would be refused (section 10, "Repair"), else under the
-   * lock, as repair() does.
+   * store's setup mutex; later threads map it and go. With `repair`, the store is rebuilt from its records: by
+   * the first open of the process even when its header would be refused (section 10, "Repair"); when it is
+   * already open in the process (in this thread: `existing`; in another: `prepared` in #openLocked), under the
+   * lock, as repair() does (#repairNow).
    */
   static open(realPath: string, maxSize: number, repair = false): SharedStore {
     const existing = openStores.get(realPath);
@@ -85,13 +86,15 @@ export class SharedStore {
           initializeStore(fd, realPath); // an empty file becomes a new store, in place
           size = fs.fstatSync(fd).size;
         }
-        const plan = checkBeforeMapping(fd, size, repair);
+        const head = Buffer.alloc(HEADER_SIZE);
+        fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
+        const plan = checkBeforeMapping(head, size, repair);
         if (plan === 'upgrade') {
           upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
           native.setupLeave(lockId, 0, 1);
           return null;
         }
-        if (plan === 'repair') size = restoreLength(fd, realPath, size);
+        if (plan === 'repair') size = beginRepair(fd, realPath, head, size);
       }
       file = new MappedFile(fd, realPath, size);
       if (prepared) file.catchUp(); // else the header is not trusted until #prepare has checked or rebuilt it
@@ -139,13 +142,14 @@ export class SharedStore {
   }
 
   /**
-   * #readyForRepair makes a header that open might refuse one that rebuild can work from (section 10, "Repair"):
-   * the fixed fields, the file's length and a heapEnd written anew, and only then state = open, so that a crash
-   * before it leaves a file still refused and one after it a file the next open recovers with that heapEnd.
+   * #readyForRepair makes the header of a file under repair (state 2, beginRepair) one that rebuild can work from
+   * (section 10, "Repair"): the fixed fields, the file's length and a heapEnd written anew, and only then
+   * state = open, synced. A crash before that leaves a file that only a repair opens; one after it, a file the
+   * next open recovers with that heapEnd.
    */
   #readyForRepair(fileSize: number): void {
     const { bytes, words } = this.file;
-    const heapEnd = heapEndForRepair(this.file, fileSize, isClean(bytes));
+    const heapEnd = heapEndForRepair(this.file, fileSize);
     writeFixedFields(bytes);
     setHeaderField(words, Header.fileSize, fileSize);
     setHeaderField(words, Header.heapEnd, heapEnd);
@@ -369,13 +373,11 @@ function namesFile(realPath: string, fd: number): boolean {
 }
 
 /**
- * checkBeforeMapping reads the header with read(2) and refuses a foreign or damaged file before it is mapped; a
- * version 1 file is to be upgraded. For repair, a file needs only the magic and this format version, and must not
- * be longer than a store can be.
+ * checkBeforeMapping refuses a foreign or damaged file from its header, read with read(2) before anything is
+ * mapped; a version 1 file is to be upgraded (with or without repair). For repair, a file needs only the magic and
+ * this format version, and must not be longer than a store can be.
  */
-function checkBeforeMapping(fd: number, size: number, repair: boolean): 'open' | 'upgrade' | 'repair' {
-  const head = Buffer.alloc(HEADER_SIZE);
-  fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
+function checkBeforeMapping(head: Buffer, size: number, repair: boolean): 'open' | 'upgrade' | 'repair' {
   if (isVersion1(head, size)) return 'upgrade';
   if (repair) {
     const problem = checkMagicAndVersion(head, size);
@@ -389,19 +391,21 @@ function checkBeforeMapping(fd: number, size: number, repair: boolean): 'open' |
 }
 
 /**
- * restoreLength gives a file to repair a store's length (repairedLength: a file cut short gets its length back,
- * in zeros) and returns it. Extending writes nothing the header points to yet, so a crash here leaves the file as
- * open would refuse it, or recover it, before.
+ * beginRepair writes state = 2 (a repair under way) and syncs it, so that from here until the repaired store is
+ * marked open no open but a repair takes the file; then gives the file the length repair works with
+ * (repairedLength: a file cut short gets its length back, in zeros), and returns it.
  */
-function restoreLength(fd: number, path: string, size: number): number {
-  const head = Buffer.alloc(HEADER_SIZE);
-  fs.readSync(fd, head, 0, HEADER_SIZE, 0);
+function beginRepair(fd: number, path: string, head: Buffer, size: number): number {
+  const state = Buffer.alloc(4);
+  state.writeUInt32LE(STATE_REPAIRING);
   const length = repairedLength(head, size);
-  if (length === size) return size;
   try {
-    fs.ftruncateSync(fd, length);
+    fs.writeSync(fd, state, 0, 4, Header.state);
+    fs.fdatasyncSync(fd);
+    crashPoint('repair.begun');
+    if (length !== size) fs.ftruncateSync(fd, length);
   } catch (cause) {
-    throw ioError(`cannot give ${path} the length ${length} to repair it`, cause);
+    throw ioError(`cannot repair ${path}`, cause);
   }
   return length;
 }

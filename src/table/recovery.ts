@@ -98,18 +98,15 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
 
 /**
  * heapEndForRepair is the heapEnd that repair rebuilds up to in a file of fileSize bytes whose header is not
- * trusted: the header's when it is a slab boundary inside the file, else the end of the last slab holding a byte
- * that is not zero. In a file that says it was closed cleanly every byte past heapEnd is zero (section 8), so
- * there heapEnd is never put below that slab's end either: a damaged heapEnd must not hide records. (A file left
- * open may hold past heapEnd what a lost session wrote there, which recovery does not take back; neither does
- * repair.) Read-only.
+ * trusted: the end of the last slab holding a byte that is not zero, or the header's heapEnd when that is a slab
+ * boundary in the file beyond it. A damaged heapEnd must not hide records; repair keeps every sound record, also
+ * one that a lost session left past heapEnd, which recovery does not take back. Read-only.
  */
-export function heapEndForRepair(file: Region, fileSize: number, closedCleanly: boolean): number {
+export function heapEndForRepair(file: Region, fileSize: number): number {
   let used = fileSize;
   while (used > HEADER_SIZE && isZero(file.words, used - SLAB_SIZE, used)) used -= SLAB_SIZE;
   const recorded = headerField(file.words, Header.heapEnd);
-  if (!isHeapEnd(recorded, fileSize)) return used;
-  return closedCleanly ? Math.max(recorded, used) : recorded;
+  return isHeapEnd(recorded, fileSize) ? Math.max(recorded, used) : used;
 }
 
 /** isZero: every byte in [start, end) is zero (both multiples of 4). */
