@@ -218,7 +218,7 @@ test('a repair killed at any step leaves a file that only a repair opens, or one
   recovered.close();
 });
 
-test('repair of a file left open whose heapEnd is damaged keeps every record', () => {
+test('recovery and repair of a file left open whose heapEnd is damaged keep every record', () => {
   const path = tmp.file('left-open.slabkv');
   const child = spawnSync(process.execPath, [CHILD, 'write-close', path, '500'], { encoding: 'utf8', env: { ...process.env, SLABKV_CRASH_POINT: 'seal.flushed' }, timeout: 60000 });
   assert.is(child.signal, 'SIGKILL', child.stderr);
@@ -227,12 +227,14 @@ test('repair of a file left open whose heapEnd is damaged keeps every record', (
   const bytes = readFileSync(path);
   assert.is(bytes.readUInt32LE(Header.state), format.STATE_OPEN);
   bytes[Header.heapEnd + 2] = 0; // a smaller heapEnd that is still a slab boundary
-  writeFileSync(path, bytes);
-  const db = new DataStore(path, { repair: true });
-  assert.is(db.stats().recovered.records, 500);
-  for (let i = 0; i < 500; i++) assert.ok(db.has(`k:${i}`), `k:${i}`);
-  assert.ok(db.verify().ok);
-  db.close();
+  for (const options of [undefined, { repair: true }]) {
+    writeFileSync(path, bytes);
+    const db = new DataStore(path, options);
+    assert.is(db.stats().recovered.records, 500, `${JSON.stringify(options)}: every record`);
+    for (let i = 0; i < 500; i++) assert.ok(db.has(`k:${i}`), `k:${i}`);
+    assert.ok(db.verify().ok);
+    db.close();
+  }
 });
 
 test('repair of a store in use rebuilds it under the lock, like db.repair()', () => {

@@ -9,11 +9,11 @@ import * as os from 'node:os';
 import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN, STATE_REPAIRING } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
-  isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt, writeOpenMark,
+  isHeapEnd, isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt, writeOpenMark,
 } from '../format/header.js';
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
-import { heapEndForRepair, rebuild, type RecoveryReport } from '../table/recovery.js';
+import { dataEnd, rebuild, type RecoveryReport } from '../table/recovery.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
@@ -149,7 +149,8 @@ export class SharedStore {
    */
   #readyForRepair(fileSize: number): void {
     const { bytes, words } = this.file;
-    const heapEnd = heapEndForRepair(this.file, fileSize);
+    const recorded = headerField(words, Header.heapEnd);
+    const heapEnd = isHeapEnd(recorded, fileSize) ? recorded : dataEnd(this.file, fileSize); // rebuild raises it to dataEnd
     writeFixedFields(bytes);
     setHeaderField(words, Header.fileSize, fileSize);
     setHeaderField(words, Header.heapEnd, heapEnd);

@@ -16,7 +16,7 @@ import {
 import { readExpiresAt } from '../format/record.js';
 import { isHeapEnd } from '../format/header.js';
 import {
-  capacityFor, headerField, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
+  capacityFor, keyLength, keyStart, recordState, setFreeNext, setRecordState, setSlabFreeHead, setSlabLiveCount,
   setSlabNextPartial, setSlabPrevPartial, spanParam,
 } from '../format/fields.js';
 import { corrupt } from '../errors.js';
@@ -85,7 +85,7 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
 
 export function rebuild(table: Table, nowMs: number, fileSize: number): RecoveryReport {
   const started = performance.now();
-  const heapEnd = checkHeapEnd(table, fileSize);
+  const heapEnd = Math.max(checkHeapEnd(table, fileSize), dataEnd(table.file, fileSize));
   const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 };
   const list = salvageSpans(table.file, heapEnd, report); // read-only: a refused file is left as it was
   resetDerivedState(table, list, heapEnd, fileSize); // from here on the file is changed, under busy = 1
@@ -97,16 +97,15 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
 }
 
 /**
- * heapEndForRepair is the heapEnd that repair rebuilds up to in a file of fileSize bytes whose header is not
- * trusted: the end of the last slab holding a byte that is not zero, or the header's heapEnd when that is a slab
- * boundary in the file beyond it. A damaged heapEnd must not hide records; repair keeps every sound record, also
- * one that a lost session left past heapEnd, which recovery does not take back. Read-only.
+ * dataEnd is the end of the last slab below fileSize that holds a byte other than zero (HEADER_SIZE if none). A
+ * rebuild walks at least that far: past heapEnd lie zeros in a sound file, so a byte there is a record a lost
+ * session left (its data pages reached the disk, its header page did not) or a sign that heapEnd is damaged, and
+ * either way a sound record there is kept. Read-only.
  */
-export function heapEndForRepair(file: Region, fileSize: number): number {
-  let used = fileSize;
-  while (used > HEADER_SIZE && isZero(file.words, used - SLAB_SIZE, used)) used -= SLAB_SIZE;
-  const recorded = headerField(file.words, Header.heapEnd);
-  return isHeapEnd(recorded, fileSize) ? Math.max(recorded, used) : used;
+export function dataEnd(file: Region, fileSize: number): number {
+  let end = fileSize;
+  while (end > HEADER_SIZE && isZero(file.words, end - SLAB_SIZE, end)) end -= SLAB_SIZE;
+  return end;
 }
 
 /** isZero: every byte in [start, end) is zero (both multiples of 4). */
@@ -133,9 +132,9 @@ function resetDerivedState(table: Table, list: SpanInfo[], heapEnd: number, file
   const { file, heap } = table;
   heap.setHeader(Header.busy, 1);
   heap.setHeader(Header.fileSize, fileSize);
-  // The tail past heapEnd is zero in a sound file, but a crash can leave there what a lost session wrote (its
-  // header page older than its data pages): clear it before anything is built there (allocTable counts on it).
-  if (fileSize > heapEnd && !file.release(heapEnd, fileSize - heapEnd)) file.bytes.fill(0, heapEnd, fileSize);
+  heap.setHeader(Header.heapEnd, heapEnd); // raised to dataEnd, if it was below
+  // Past heapEnd (raised to dataEnd) every byte is zero, as allocTable counts on: the blocks are given back.
+  if (fileSize > heapEnd) file.release(heapEnd, fileSize - heapEnd);
   for (const span of list) if (span.kind === SPAN_RECORDS) heap.writeSpanHeader(span.offset, SPAN_RECORDS, span.slabCount, span.param);
   for (let c = 0; c < CHUNK_SIZES.length; c++) heap.setPartialHead(c, 0);
   heap.setHeader(Header.freeSpanHead, 0);
