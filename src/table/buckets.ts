@@ -8,7 +8,9 @@
  * the first empty bucket of that walk; shiftOut, the current array's delete, moves later buckets back into the hole
  * unless their walk from home does not pass it (backward-shift deletion: no tombstones); the old array takes no new
  * records, so a delete there is markBucketMoved, which a walk steps over. Every walk stops after `capacity` buckets:
- * a damaged array with no empty bucket is FILE_CORRUPT, not an endless loop.
+ * a damaged array with no empty bucket is FILE_CORRUPT, not an endless loop. An array's span was checked to lie
+ * below heapEnd when the store was opened or built (Table.checkIndex, allocTable); probe still meets a bucket past
+ * the end of the view as FILE_CORRUPT, since a reader without the lock may see the header mid-change.
  */
 import { BUCKET_EMPTY, BUCKET_MOVED, Header } from '../format/layout.js';
 import { bucketAt, bucketHash, bucketRecord, bucketSlot, clearBucket, headerField, keyEquals, setBucket } from '../format/fields.js';
