@@ -15,8 +15,7 @@ if (mode === 'hold-lock') {
   // Stable keys must always be there with their value; churned keys may be missing for a moment, but a value read
   // must be one that was written for that key.
   const { stop, stable, churn } = workerData;
-  let seed = workerData.seed + 1;
-  const next = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+  const next = randomBelow(workerData.seed + 1);
   const wrong = [];
   let reads = 0;
   parentPort.postMessage('reading');
@@ -43,8 +42,7 @@ if (mode === 'hold-lock') {
   // that makes it and commits it (log[2i + 1]) after the call returned. Between changes it creates keys of its own
   // (g:id:n) so that the file grows and the index doubles while the readers read.
   const { log, stop, id, writers, keys, growth } = workerData;
-  let seed = id + 7;
-  const next = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+  const next = randomBelow(id + 7);
   let changes = 0;
   let grown = 0;
   parentPort.postMessage('writing');
@@ -68,8 +66,7 @@ if (mode === 'hold-lock') {
   // before the read began and the state announced after it ended; KEY_NOT_FOUND (or has() false) needs an odd
   // state in that range.
   const { log, stop, keys } = workerData;
-  let seed = workerData.seed + 1;
-  const next = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+  const next = randomBelow(workerData.seed + 1);
   const wrong = [];
   let reads = 0;
   parentPort.postMessage('reading');
@@ -104,6 +101,11 @@ if (mode === 'hold-lock') {
     }
   }
   parentPort.postMessage({ reads, wrong });
+}
+
+/** randomBelow returns a seeded generator of whole numbers below its argument n. */
+function randomBelow(seed) {
+  return (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
 }
 
 /** tortureValue is version v of key's value: its size, 20 to about 3,000 bytes, follows the version. */
