@@ -237,6 +237,34 @@ test('recovery and repair of a file left open whose heapEnd is damaged keep ever
   }
 });
 
+test('after power loss, recovery keeps a span that a lost session took past heapEnd, though its later slab is zeros', () => {
+  const path = tmp.file('lost-span.slabkv');
+  let db = new DataStore(path);
+  for (let i = 0; i < 50; i++) db.create(`s:${i}`, { i });
+  db.close();
+  const oldHeapEnd = readFileSync(path).readUInt32LE(Header.heapEnd);
+  db = new DataStore(path);
+  const big = (i) => ({ i, pad: 'x'.repeat(1540) }); // records of a class whose spans are 2 slabs long
+  for (let i = 0; i < 10; i++) db.create(`b:${i}`, big(i));
+  db.close();
+  const bytes = readFileSync(path);
+  const span = oldHeapEnd;
+  assert.is(format.spanSlabCount(format.wordsOf(bytes), span), 2, 'the new span is 2 slabs long');
+  bytes.writeUInt32LE(format.STATE_OPEN, Header.state); // the header page as it was before that session ...
+  bytes.writeUInt32LE(oldHeapEnd, Header.heapEnd); // ... with the heapEnd before the span was taken
+  bytes.fill(0, span + SLAB_SIZE, span + 2 * SLAB_SIZE); // the span's second slab: its pages lost
+  for (const options of [undefined, { repair: true }]) {
+    writeFileSync(path, bytes);
+    db = new DataStore(path, options);
+    for (let i = 0; i < 10; i++) assert.equal(db.read(`b:${i}`), big(i), `${JSON.stringify(options)}: b:${i}`);
+    for (let i = 0; i < 50; i++) assert.equal(db.read(`s:${i}`), { i });
+    assert.ok(db.verify().ok);
+    for (let i = 0; i < 3000; i++) db.create(`n:${i}`, big(i)); // new spans from the tail, which must be zero
+    assert.ok(db.verify().ok);
+    db.close();
+  }
+});
+
 test('repair of a store in use rebuilds it under the lock, like db.repair()', () => {
   const { path, live } = makeStore('in-use.slabkv');
   const first = new DataStore(path);

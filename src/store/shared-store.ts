@@ -13,7 +13,7 @@ import {
 } from '../format/header.js';
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
-import { dataEnd, rebuild, type RecoveryReport } from '../table/recovery.js';
+import { rebuild, type RecoveryReport } from '../table/recovery.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
@@ -150,7 +150,7 @@ export class SharedStore {
   #readyForRepair(fileSize: number): void {
     const { bytes, words } = this.file;
     const recorded = headerField(words, Header.heapEnd);
-    const heapEnd = isHeapEnd(recorded, fileSize) ? recorded : dataEnd(this.file, fileSize); // rebuild raises it to dataEnd
+    const heapEnd = isHeapEnd(recorded, fileSize) ? recorded : HEADER_SIZE; // a rebuild raises it to the last data
     writeFixedFields(bytes);
     setHeaderField(words, Header.fileSize, fileSize);
     setHeaderField(words, Header.heapEnd, heapEnd);

@@ -45,16 +45,17 @@ export interface RecoveryReport {
 }
 
 /**
- * salvageSpans lists the spans below heapEnd, reading spans with a bad header as described above. A span whose
- * header does not hold is read, from its first slab, as a RECORDS span of the class under which most of its chunks
- * are sound records (each record's slabIndex must agree with where it lies), among the classes whose span fits
- * below heapEnd and whose later slabs hold no span header that holds. Read-only.
+ * salvageSpans lists the spans that start below walkTo, reading spans with a bad header as described above. A span
+ * whose header does not hold is read, from its first slab, as a RECORDS span of the class under which most of its
+ * chunks are sound records (each record's slabIndex must agree with where it lies), among the classes whose span
+ * fits in the file and whose later slabs hold no span header that holds. The last span may end past walkTo (its
+ * later slabs zeros: lost pages, or never written); the heap then ends where it does. Read-only.
  */
-function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): SpanInfo[] {
+function salvageSpans(file: Region, walkTo: number, fileSize: number, report: RecoveryReport): SpanInfo[] {
   const w = file.words;
   const list: SpanInfo[] = [];
-  for (let offset = HEADER_SIZE; offset < heapEnd;) {
-    const span = readSpan(file, offset, heapEnd);
+  for (let offset = HEADER_SIZE; offset < walkTo;) {
+    const span = readSpan(file, offset, fileSize);
     if (span) {
       list.push(span);
       offset += span.slabCount * SLAB_SIZE;
@@ -64,9 +65,9 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
     let bestCount = 0;
     for (let c = 0; c < CHUNK_SIZES.length; c++) {
       const slabs = SPAN_SLABS[c]!;
-      if (offset + slabs * SLAB_SIZE > heapEnd) continue;
+      if (offset + slabs * SLAB_SIZE > fileSize) continue;
       let inside = false;
-      for (let k = 1; k < slabs && !inside; k++) inside = readSpan(file, offset + k * SLAB_SIZE, heapEnd) !== null;
+      for (let k = 1; k < slabs && !inside; k++) inside = readSpan(file, offset + k * SLAB_SIZE, fileSize) !== null;
       if (inside) continue;
       let count = 0;
       forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: slabs, param: c }, (chunk) => {
@@ -85,9 +86,11 @@ function salvageSpans(file: Region, heapEnd: number, report: RecoveryReport): Sp
 
 export function rebuild(table: Table, nowMs: number, fileSize: number): RecoveryReport {
   const started = performance.now();
-  const heapEnd = Math.max(checkHeapEnd(table, fileSize), dataEnd(table.file, fileSize));
+  const walkTo = Math.max(checkHeapEnd(table, fileSize), dataEnd(table.file, fileSize));
   const report: RecoveryReport = { records: 0, dropped: 0, expired: 0, duplicates: 0, repairedSlabs: 0, unreadableSlabs: 0, ms: 0 };
-  const list = salvageSpans(table.file, heapEnd, report); // read-only: a refused file is left as it was
+  const list = salvageSpans(table.file, walkTo, fileSize, report); // read-only: a refused file is left as it was
+  const last = list[list.length - 1];
+  const heapEnd = last === undefined ? walkTo : Math.max(walkTo, last.offset + last.slabCount * SLAB_SIZE);
   resetDerivedState(table, list, heapEnd, fileSize); // from here on the file is changed, under busy = 1
   const expiring = rebuildSpans(table, list, nowMs, report);
   indexRecords(table, list, expiring, report);
@@ -102,7 +105,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
  * session left (its data pages reached the disk, its header page did not) or a sign that heapEnd is damaged, and
  * either way a sound record there is kept. Read-only.
  */
-export function dataEnd(file: Region, fileSize: number): number {
+function dataEnd(file: Region, fileSize: number): number {
   let end = fileSize;
   while (end > HEADER_SIZE && isZero(file.words, end - SLAB_SIZE, end)) end -= SLAB_SIZE;
   return end;
