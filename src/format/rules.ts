@@ -5,8 +5,8 @@
  * recordLengthsFit and isExpired and otherwise shows each field as it is.
  */
 import {
-  CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
-  SPAN_SLABS, SPAN_TABLE,
+  CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE,
+  SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE,
 } from './layout.js';
 import { hex } from './header.js';
 import { recordChecksum, spanChecksum } from './record.js';

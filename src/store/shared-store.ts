@@ -6,10 +6,13 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN, STATE_REPAIRING } from '../format/layout.js';
+import {
+  BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN, STATE_REPAIRING,
+} from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
-  isHeapEnd, isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt, writeOpenMark,
+  isHeapEnd, isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt,
+  writeOpenMark,
 } from '../format/header.js';
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';

@@ -21,7 +21,8 @@ import {
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
   bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize,
-  recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, spanKind, spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
+  recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, spanKind,
+  spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
