@@ -407,7 +407,10 @@ function beginRepair(fd: number, path: string, head: Buffer, size: number): numb
     fs.writeSync(fd, state, 0, 4, Header.state);
     fs.fdatasyncSync(fd);
     crashPoint('repair.begun');
-    if (length !== size) fs.ftruncateSync(fd, length);
+    if (length !== size) {
+      fs.ftruncateSync(fd, length);
+      fs.fdatasyncSync(fd); // the new length on disk before a header that counts on it says state 1
+    }
   } catch (cause) {
     throw ioError(`cannot repair ${path}`, cause);
   }
