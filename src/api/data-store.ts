@@ -1,126 +1,162 @@
-import * as fs from 'node:fs';
 /**
  * DataStore: a key-value store of JSON objects in one memory-mapped file.
  *
- * Basics: `new DataStore(path?)` opens (or creates) the file; create, read, has and delete work on string keys of
- * at most 32 characters and JSON objects of at most 16 KiB of JSON text, with an optional time-to-live in seconds.
- * Every refused call throws a DataStoreError with a `code` and changes nothing.
+ * Basics: `new DataStore(path?)` opens (or creates) the file; create, set, get, read, has, update and delete work
+ * on string keys of at most 32 characters and JSON objects of at most 16 KiB of JSON text, with an optional
+ * time-to-live; transaction(fn) makes every change inside fn one. Every refused call throws a DataStoreError with a
+ * `code` and changes nothing.
  *
  * Caveats: one process at a time (another gets STORE_LOCKED); handles and worker threads of that process share the
- * store. Durability against power loss needs flush(); a process crash loses nothing that returned.
+ * store. Durability against power loss needs flush() or durability 'always'; a process crash loses nothing that
+ * returned, and never part of a transaction.
  */
-import { BUSY_DAMAGED, BUSY_IDLE, HEADER_SIZE, Header, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
-import { KeyBuffer } from '../table/key-buffer.js';
-import { countExpired, sweep } from '../table/expiry.js';
-import { isExpired } from '../format/rules.js';
+import { HEADER_SIZE, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
-import { headerField } from '../format/fields.js';
 import { SharedStore } from '../store/shared-store.js';
-import { crashPoint } from '../store/crash-points.js';
+import { scanBatch, spaceOf, storeStats, verifyStore, type StoreStats } from '../store/reports.js';
 import { reentrantCall } from '../store/lock.js';
+import { encodeKey, exclusive, locked, read, write, type Writer } from '../store/write-path.js';
+import { expiryOf, isLive, valueText } from '../store/lookups.js';
 import type { RecoveryReport } from '../table/recovery.js';
-import { verify as verifyTable, type VerifyReport } from '../table/verify.js';
-import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
+import type { VerifyReport } from '../table/verify.js';
+import type { ClassSpace } from '../table/walk.js';
+import type { KeyBuffer } from '../table/key-buffer.js';
 import {
   checkKey, checkOptionObject, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type Expiry, type JsonObject,
 } from './validate.js';
 
-/** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
-const SCAN_SLABS = 4;
-/** Buckets examined for expired records per change: reclaims expired space at a bounded cost per write. */
-const SWEEP_BUDGET = 8;
-/** Unlocked tries of a lookup before it waits for the lock: a change holds the sequence odd for microseconds. */
-const UNLOCKED_ATTEMPTS = 64;
-/** The key of the current call: UTF-8 bytes, their count and hash. One per thread: calls never overlap in one. */
-const enteredKey = new KeyBuffer();
+/** What stats() reports. */
+export type DataStoreStats = StoreStats;
 
-export interface DataStoreStats {
-  /** Live keys: stored and not expired. Exact; counting costs a pass over the index only when some key has a TTL. */
-  keys: number;
-  /** Records stored, including expired ones whose space is not yet reclaimed. */
-  records: number;
-  /** Current length of the file. */
-  fileBytes: number;
-  /** The limit this handle grows the file to. */
-  maxFileBytes: number;
-  /** Bytes of the file in use by slabs and bucket arrays. */
-  heapBytes: number;
-  /** Buckets in the current bucket array. */
-  buckets: number;
-  /** keys / buckets. */
-  loadFactor: number;
-  /** True while the bucket array is being doubled, bucket by bucket. */
-  rehashing: boolean;
-  /** What recovery did when this thread found the file not cleanly closed, or repair when it was opened with repair: true; else null. */
-  recovered: RecoveryReport | null;
-  /** Bytes of disk the file occupies (its allocated blocks): below fileBytes once free spans are given back. */
-  diskBytes: number;
-  /**
-   * Whether freed space goes back to the file system: 'supported' once a free span's blocks were given back
-   * (hole punching), 'unsupported' when the file system refused (the space stays in the file, for reuse), and
-   * 'unknown' until this thread has freed a span.
-   */
-  holePunching: 'supported' | 'unsupported' | 'unknown';
-}
+/** The TTL argument of create, set and update: seconds from now, or `{ expiresAt }` (ms since the epoch). */
+export type { Expiry };
 
-export class DataStore {
+export class DataStore<V extends object = JsonObject> {
   /** Absolute path of the file in use, symlinks resolved. */
   readonly path: string;
   #store: SharedStore | null;
-  readonly #maxSize: number;
-  readonly #syncEachChange: boolean;
+  readonly #writer: Writer;
 
   constructor(path?: string, options?: DataStoreOptions) {
     const { maxFileSize, durability, repair } = checkOptions(options);
-    this.#syncEachChange = durability === 'always';
-    this.#maxSize = HEADER_SIZE + Math.floor((maxFileSize - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
+    const maxSize = HEADER_SIZE + Math.floor((maxFileSize - HEADER_SIZE) / SLAB_SIZE) * SLAB_SIZE;
+    this.#writer = { maxSize, sync: durability === 'always' };
     this.path = resolveStoreFile(path === undefined ? defaultStorePath() : path);
-    this.#store = SharedStore.open(this.path, this.#maxSize, repair);
+    this.#store = SharedStore.open(this.path, maxSize, repair);
   }
 
   /**
    * create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. The key expires
-   * `ttlSeconds` from now, or at `{ expiresAt }` (ms since the epoch), or never.
+   * `ttl` seconds from now, or at `{ expiresAt }` (ms since the epoch), or never.
    */
-  create(key: string, value: JsonObject, ttlSeconds?: Expiry): void {
-    this.#open();
-    encodeKey(key); // the key is checked first; encodeValue may run the value's toJSON, so #enter encodes it again
+  create(key: string, value: V, ttl?: Expiry): void {
+    const store = this.#open();
+    checkKeyArgument(key);
+    const { json, bytes } = encodeValue(value); // may run the value's toJSON, which may call the store: before the key is encoded
+    const now = Date.now();
+    const expiresAt = expiryFor(ttl, now);
+    write(store, this.#writer, now, true, (tx) => tx.create(encodeKey(store.key, key), key, json, bytes, expiresAt));
+  }
+
+  /**
+   * set stores value under key, creating the key or replacing its value, atomically: a crash leaves the old value
+   * or the new one, and other threads read one or the other, never neither. Without `ttl` the key does not expire
+   * (as Redis SET); with it, as create.
+   */
+  set(key: string, value: V, ttl?: Expiry): void {
+    const store = this.#open();
+    checkKeyArgument(key);
     const { json, bytes } = encodeValue(value);
     const now = Date.now();
-    const expiresAt = expiryFor(ttlSeconds, now);
-    this.#change(key, now, (store) => {
-      const table = store.table;
-      const bucket = table.find(enteredKey);
-      if (bucket !== 0) {
-        if (!isExpired(table.expiresAt(table.recordIn(bucket)), now)) {
-          throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(key)} already exists`);
-        }
-        table.remove(bucket);
-      }
-      table.insert(enteredKey, json, bytes, expiresAt);
-    });
+    const expiresAt = expiryFor(ttl, now);
+    write(store, this.#writer, now, false, (tx) => tx.set(encodeKey(store.key, key), json, bytes, expiresAt));
+  }
+
+  /** get returns a new copy of the value stored under key, or undefined if it is missing or expired. */
+  get(key: string): V | undefined {
+    const text = this.#read(key, valueText);
+    return text === undefined ? undefined : JSON.parse(text) as V;
   }
 
   /** read returns a new copy of the value stored under key. Throws KEY_NOT_FOUND if missing or expired. */
-  read(key: string): JsonObject {
-    return JSON.parse(this.readText(key)) as JsonObject;
+  read(key: string): V {
+    return JSON.parse(this.readText(key)) as V;
   }
 
-  /** readText returns the stored JSON text of key's value, without parsing it. */
+  /** readText returns the stored JSON text of key's value, without parsing it. KEY_NOT_FOUND if missing or expired. */
   readText(key: string): string {
-    return this.#read(key, readValueText);
+    const text = this.#read(key, valueText);
+    if (text === undefined) throw notFound(key);
+    return text;
   }
 
   /** has tells whether key is live: false for missing and expired keys. */
   has(key: string): boolean {
-    return this.#read(key, readHas);
+    return this.#read(key, isLive);
   }
 
   /** delete removes key. Throws KEY_NOT_FOUND if missing or expired. */
   delete(key: string): void {
-    const now = Date.now();
-    this.#change(key, now, (store) => store.table.remove(findLive(store, key, now)));
+    const store = this.#open();
+    checkKeyArgument(key);
+    write(store, this.#writer, Date.now(), true, (tx) => tx.delete(encodeKey(store.key, key), key));
+  }
+
+  /**
+   * update is an atomic read-modify-write of key: fn receives the current value (undefined when the key is missing
+   * or expired) and returns the value to store, or undefined to delete the key (or leave it absent). No other
+   * thread changes the store between the read and the write. Without `ttl` a key that stays keeps its expiry;
+   * with it, the expiry is set as create sets it. fn runs inside a transaction (it may use the store; if it throws,
+   * nothing changes). Returns what was stored (undefined if the key is absent afterwards).
+   */
+  update(key: string, fn: (current: V | undefined) => V | undefined, ttl?: Expiry): V | undefined {
+    this.#open();
+    checkKeyArgument(key);
+    checkSynchronous(fn, 'update');
+    if (ttl !== undefined) expiryFor(ttl, Date.now()); // a bad ttl is refused before fn runs
+    return this.transaction(() => {
+      const store = this.#open();
+      const current = this.get(key);
+      const next = fn(current);
+      if (isThenable(next)) throw asyncRefused('update');
+      if (next === undefined) {
+        if (current !== undefined) this.delete(key);
+        return undefined;
+      }
+      const { json, bytes } = encodeValue(next);
+      const now = Date.now();
+      let expiresAt: number;
+      if (ttl !== undefined) expiresAt = expiryFor(ttl, now);
+      else expiresAt = current === undefined ? 0 : Math.max(0, this.#read(key, expiryOf));
+      write(store, this.#writer, now, false, (tx) => tx.set(encodeKey(store.key, key), json, bytes, expiresAt));
+      return next;
+    });
+  }
+
+  /**
+   * transaction runs fn at once and returns what it returns; every change fn makes to this store (through any
+   * handle of it in this thread) is made as one. After a crash the store holds all of them or none; other threads
+   * see the store as before or as after, never between; if fn throws, every change it made is undone and the error
+   * rethrown. Reads inside fn see its own changes. fn must be synchronous: an async function is refused before it
+   * runs (TRANSACTION_INVALID), and one that returns a promise is undone and refused. A transaction inside another
+   * is a savepoint: if it throws, its own changes are undone and the outer one goes on (or not, as it catches).
+   * Other threads' changes wait for the transaction to end; close() inside it is REENTRANT_CALL.
+   */
+  transaction<T>(fn: () => T): T {
+    const store = this.#open();
+    checkSynchronous(fn, 'transaction');
+    return write(store, this.#writer, Date.now(), false, () => {
+      const result = fn();
+      if (isThenable(result)) throw asyncRefused('transaction');
+      return result;
+    });
+  }
+
+  /** clear removes every key at once, atomically: O(buckets), much faster than deleting keys one by one. */
+  clear(): void {
+    const store = this.#open();
+    write(store, this.#writer, Date.now(), false, (tx) => tx.clear());
   }
 
   /** count is the number of live keys, as stats().keys. */
@@ -130,7 +166,9 @@ export class DataStore {
 
   /** expiresAt returns when key expires (ms since the epoch), or null if it has no TTL. KEY_NOT_FOUND if missing. */
   expiresAt(key: string): number | null {
-    return this.#read(key, readExpiresAt);
+    const expiresAt = this.#read(key, expiryOf);
+    if (expiresAt < 0) throw notFound(key);
+    return expiresAt === 0 ? null : expiresAt;
   }
 
   /**
@@ -145,9 +183,9 @@ export class DataStore {
   }
 
   /** entries iterates over [key, value] pairs of live keys, as keys() does. */
-  entries(options?: { prefix?: string }): IterableIterator<[string, JsonObject]> {
+  entries(options?: { prefix?: string }): IterableIterator<[string, V]> {
     const scan = this.#scan(scanPrefix(options), true);
-    return (function* () { for (const [key, text] of scan) yield [key, JSON.parse(text!) as JsonObject] as [string, JsonObject]; })();
+    return (function* () { for (const [key, text] of scan) yield [key, JSON.parse(text!) as V] as [string, V]; })();
   }
 
   *#scan(prefix: string | undefined, withValues: boolean): IterableIterator<[string, string | undefined]> {
@@ -155,16 +193,7 @@ export class DataStore {
     const batch: Array<[string, string | undefined]> = [];
     do {
       const store = this.#open();
-      const table = store.table;
-      this.#lock(store);
-      try {
-        at = scanLive(store.file, at, SCAN_SLABS, Date.now(), (record) => {
-          const key = table.keyAt(record);
-          if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
-        });
-      } finally {
-        store.lock.leave();
-      }
+      at = locked(store, () => scanBatch(store, at, prefix, withValues, batch));
       for (const entry of batch) {
         this.#open(); // a step after close() throws STORE_CLOSED, even within a batch read before it
         yield entry;
@@ -175,27 +204,7 @@ export class DataStore {
 
   stats(): DataStoreStats {
     const store = this.#open();
-    this.#lock(store);
-    try {
-      const w = store.file.words;
-      const records = headerField(w, Header.recordCount);
-      const buckets = headerField(w, Header.tableCapacity);
-      return {
-        keys: records - countExpired(store.table, Date.now()),
-        records,
-        fileBytes: headerField(w, Header.fileSize),
-        maxFileBytes: this.#maxSize,
-        heapBytes: headerField(w, Header.heapEnd) - HEADER_SIZE,
-        buckets,
-        loadFactor: records / buckets,
-        rehashing: headerField(w, Header.oldTableOffset) !== 0,
-        recovered: store.recovered,
-        diskBytes: fs.fstatSync(store.file.fd).blocks * 512,
-        holePunching: store.file.punching,
-      };
-    } finally {
-      store.lock.leave();
-    }
+    return locked(store, () => storeStats(store, this.#writer.maxSize));
   }
 
   /**
@@ -203,7 +212,7 @@ export class DataStore {
    * the whole file: O(size of the file).
    */
   verify(options?: { onProgress?: (done: number, total: number) => void }): VerifyReport {
-    this.#open(); // STORE_CLOSED before the options are looked at
+    const store = this.#open(); // STORE_CLOSED before the options are looked at
     let onProgress: ((done: number, total: number) => void) | undefined;
     if (options !== undefined) {
       checkOptionObject(options, ['onProgress'], 'the verify options');
@@ -212,7 +221,7 @@ export class DataStore {
         throw new DataStoreError('OPTION_INVALID', 'onProgress must be a function');
       }
     }
-    return this.#locked((store) => verifyTable(store.table, Date.now(), onProgress));
+    return exclusive(store, () => verifyStore(store, onProgress));
   }
 
   /**
@@ -222,25 +231,28 @@ export class DataStore {
    * records that fail their checksum and expired records are dropped and counted. O(size of the file).
    */
   repair(): RecoveryReport {
-    return this.#locked((store) => store.repairLocked());
+    const store = this.#open();
+    return exclusive(store, () => store.repairLocked());
   }
 
   /** spaceByClass reports, per size class in use, its slabs, records and free chunks. O(slabs). */
   spaceByClass(): ClassSpace[] {
-    return this.#locked((store) => spaceByClass(store.file));
+    const store = this.#open();
+    return locked(store, () => spaceOf(store));
   }
 
   /** flush writes every change so far to the disk (msync), so that it survives power loss. */
   flush(): void {
-    this.#locked((store) => store.file.flush());
+    const store = this.#open();
+    exclusive(store, () => store.file.flush());
   }
 
   /** close flushes and releases the file when this is the process's last handle. A second close does nothing. */
   close(): void {
     const store = this.#store;
     if (store === null) return;
-    // From inside another call on this store (a callback), closing would unmap the file under that call.
-    if (store.lock.heldByThisThread()) throw reentrantCall();
+    // From inside another call on this store (a callback, a transaction), closing would unmap the file under it.
+    if (store.lock.heldByThisThread() || store.transaction.depth > 0) throw reentrantCall();
     this.#store = null;
     store.release();
   }
@@ -254,129 +266,36 @@ export class DataStore {
     return this.#store;
   }
 
-  /**
-   * #enter checks and encodes key into enteredKey, takes the store's lock, and returns
-   * the store. The caller releases the lock.
-   */
-  #enter(key: unknown): SharedStore {
+  /** #read checks key and runs a lookup of it (write-path.ts's read: without the lock when it can). */
+  #read<T>(key: string, lookup: (store: SharedStore, key: KeyBuffer) => T): T {
     const store = this.#open();
-    encodeKey(key);
-    this.#lock(store);
-    return store;
-  }
-
-  /** #locked runs fn with the store's lock held (and caught up), and releases it. */
-  #locked<T>(fn: (store: SharedStore) => T): T {
-    const store = this.#open();
-    this.#lock(store);
-    try {
-      return fn(store);
-    } finally {
-      store.lock.leave();
-    }
-  }
-
-  /**
-   * #lock takes the store's lock and catches up with other threads (a grown file, a dead thread's half change). A
-   * store marked damaged is not rebuilt: reads go on, changes are refused by #beginChange until repair().
-   */
-  #lock(store: SharedStore): void {
-    store.lock.enter();
-    try {
-      store.catchUp();
-    } catch (error) {
-      store.lock.leave();
-      throw error;
-    }
-  }
-
-  /**
-   * #read runs a lookup of key without the lock, as readers do (spec section 11): it reads the sequence, looks,
-   * and keeps what it found only if no change began meanwhile; else it looks again. Torn reads are harmless:
-   * the views end at the file's end, so a stray offset reads nothing rather than faulting, and whatever a torn
-   * read throws is dropped with it. After a few tries (a change keeps being under way, or its writer died) it
-   * waits for the lock and looks under it.
-   */
-  #read<T>(key: unknown, lookup: Lookup<T>): T {
-    const store = this.#open();
-    encodeKey(key);
-    for (let attempt = 0; attempt < UNLOCKED_ATTEMPTS; attempt++) {
-      const sequence = store.readBegin();
-      if (sequence < 0) continue;
-      let result: T;
-      try {
-        result = lookup(store, key as string);
-      } catch (error) {
-        if (store.readValid(sequence)) throw error;
-        continue;
-      }
-      if (store.readValid(sequence)) return result;
-    }
-    this.#lock(store);
-    try {
-      return lookup(store, key as string);
-    } finally {
-      store.lock.leave();
-    }
-  }
-
-  /**
-   * #change is the one bracket of every change to key: the lock, the change opened and closed around `change`,
-   * and, when it throws, the store left consistent or marked damaged.
-   */
-  #change(key: string, now: number, change: (store: SharedStore) => void): void {
-    const store = this.#enter(key);
-    try {
-      this.#beginChange(store, now);
-      change(store);
-      this.#endChange(store);
-    } catch (error) {
-      this.#endChangeIfConsistent(store, error);
-      throw error;
-    } finally {
-      store.lock.leave();
-    }
-  }
-
-  /**
-   * #beginChange opens a change under the lock: the busy flag brackets it (found set by the next taker of the lock,
-   * the change did not finish), and expired records ahead of the sweep cursor are reclaimed first.
-   */
-  #beginChange(store: SharedStore, now: number): void {
-    if (headerField(store.file.words, Header.busy) === BUSY_DAMAGED) {
-      throw new DataStoreError('FILE_CORRUPT', `an earlier change met damage in ${this.path}; changes are refused until repair() (slabkv repair)`);
-    }
-    store.markOpen();
-    store.beginChange();
-    crashPoint('change.busy');
-    store.table.heap.maxSize = this.#maxSize;
-    sweep(store.table, now, SWEEP_BUDGET);
-  }
-
-  #endChange(store: SharedStore): void {
-    store.endChange();
-    if (this.#syncEachChange) store.file.flush();
-  }
-
-  /**
-   * Refusals (KEY_EXISTS, KEY_NOT_FOUND, STORE_FULL, IO_ERROR) are thrown before anything is half-changed. Damage
-   * may be met halfway: the store is marked damaged, refused for changes until repair(), and not rebuilt unasked.
-   * Anything else (a bug) leaves the flag set, and the next call rebuilds the store as after a crash.
-   */
-  #endChangeIfConsistent(store: SharedStore, error: unknown): void {
-    if (!(error instanceof DataStoreError)) return;
-    store.endChange(error.code === 'FILE_CORRUPT' ? BUSY_DAMAGED : BUSY_IDLE);
+    checkKeyArgument(key);
+    return read(store, encodeKey(store.key, key), lookup);
   }
 }
 
 /**
- * encodeKey checks key and puts it in enteredKey. Keys of at most 32 ASCII characters, the common case, are copied
- * in one pass with no further check.
+ * checkKeyArgument checks a key: keys of at most 32 UTF-16 units that are well-formed, the common case, pass with
+ * two tests; anything else is checked in full (checkKey).
  */
-function encodeKey(key: unknown): void {
-  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_CHARS && enteredKey.setAscii(key)) return;
+function checkKeyArgument(key: unknown): asserts key is string {
+  if (typeof key === 'string' && key.length > 0 && key.length <= MAX_KEY_CHARS && key.isWellFormed()) return;
   checkKey(key);
-  enteredKey.setUtf8(key);
+}
+
+/** checkSynchronous refuses what cannot be a transaction's function: not a function, or an async one. */
+function checkSynchronous(fn: unknown, what: string): void {
+  if (typeof fn !== 'function') throw new DataStoreError('OPTION_INVALID', `${what} needs a function; got ${typeof fn}`);
+  if (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction') throw asyncRefused(what);
+}
+
+function isThenable(value: unknown): boolean {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function asyncRefused(what: string): DataStoreError {
+  return new DataStoreError('TRANSACTION_INVALID',
+    `${what} takes a synchronous function: a transaction holds the store until it ends, so it cannot wait for a promise (nothing was changed)`);
 }
 
 /** scanPrefix checks the options of keys() and entries(): `keys('tmp:')` must not list every key. */
@@ -390,42 +309,6 @@ function scanPrefix(options: unknown): string | undefined {
   return prefix;
 }
 
-/** A lookup of enteredKey, run by #read with or without the lock. */
-type Lookup<T> = (store: SharedStore, key: string) => T;
-
-/**
- * findLive returns the bucket of enteredKey, or throws KEY_NOT_FOUND if it is missing or expired at `now`. Without
- * `now`, the clock is read only for a key that can expire: Date.now() costs as much as a lookup's own arithmetic.
- */
-function findLive(store: SharedStore, key: string, now?: number): number {
-  const bucket = store.table.find(enteredKey);
-  if (bucket === 0 || expiredAt(store.table.expiresAt(store.table.recordIn(bucket)), now)) throw notFound(key);
-  return bucket;
-}
-
-const readValueText: Lookup<string> = (store, key) => {
-  const record = store.table.recordIn(findLive(store, key));
-  store.table.checkChecksum(record);
-  return store.table.valueText(record);
-};
-
-const readHas: Lookup<boolean> = (store) => {
-  const bucket = store.table.find(enteredKey);
-  return bucket !== 0 && !expiredAt(store.table.expiresAt(store.table.recordIn(bucket)));
-};
-
-const readExpiresAt: Lookup<number | null> = (store, key) => {
-  const expiresAt = store.table.expiresAt(store.table.recordIn(findLive(store, key)));
-  return expiresAt === 0 ? null : expiresAt;
-};
-
-/** expiredAt: isExpired at `now`, or, without one, at the clock's time, which is read only for a key that can expire. */
-function expiredAt(expiresAt: number, now?: number): boolean {
-  return expiresAt !== 0 && isExpired(expiresAt, now ?? Date.now());
-}
-
 function notFound(key: string): DataStoreError {
   return new DataStoreError('KEY_NOT_FOUND', `key ${JSON.stringify(key)} does not exist`);
 }
-
-

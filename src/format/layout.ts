@@ -12,10 +12,12 @@ export const MAGIC = Uint8Array.of(0x89, 0x73, 0x6c, 0x61, 0x62, 0x6b, 0x76, 0x0
  * only when it knows that version. READ_VERSION is the oldest version of a reader that may read a file written
  * under this layout (header readVersion): a later version that only adds what older readers can ignore keeps it.
  */
-export const FORMAT_VERSION = 2;
-export const READ_VERSION = 2;
-/** The version of the files that slabkv upgrades when it opens them (spec section 13). */
+export const FORMAT_VERSION = 3;
+export const READ_VERSION = 3;
+/** The version of the files that slabkv upgrades when it opens them by building a new file (spec section 13). */
 export const UPGRADED_VERSION = 1;
+/** The version that slabkv upgrades in place, by rewriting the header's version fields (spec section 13). */
+export const PREVIOUS_VERSION = 2;
 
 export const HEADER_SIZE = 4096; // one page; the heap starts right after it
 export const SLAB_SIZE = 65536; // the heap is cut into slabs of this size
@@ -53,6 +55,7 @@ export const Header = {
   readVersion: 132, // READ_VERSION: the oldest reader version that may read the file
   classTable: 136, // classCount entries of CLASS_ENTRY_SIZE bytes
   lastWriteAt: 628, // u64 ms since the epoch: when the session that marked the file open last wrote it; 0 when closed
+  commit: 636, // COMMIT_NONE, or COMMIT_DONE once the transaction under way has committed (its records not yet settled)
 } as const;
 export const BOOT_ID_SIZE = 16;
 export const CLASS_ENTRY_SIZE = 12;
@@ -70,6 +73,9 @@ export const BUSY_IDLE = 0; // no change under way
 export const BUSY_CHANGING = 1; // a change is under way: found so by another thread (its maker died), it is rebuilt
 export const BUSY_DAMAGED = 2; // a change met damage: changes are refused, and nothing rebuilt, until a repair
 export const LOCK_WAITERS = 0x80000000;
+/** Values of the header field commit: whether the transaction under way (if any) has committed. */
+export const COMMIT_NONE = 0; // records in state 2 are not live, records in state 3 are
+export const COMMIT_DONE = 1; // records in state 2 are live, records in state 3 are not
 
 /**
  * Chunk sizes of the record size classes, smallest first: from 96 on about 1.15 apart, multiples of 8, the last one
@@ -120,7 +126,7 @@ export const MAX_LOAD_DENOMINATOR = 4;
 
 /** Record: one chunk of a RECORDS span. */
 export const Record = {
-  state: 0, // RECORD_FREE or RECORD_LIVE
+  state: 0, // RECORD_FREE, RECORD_LIVE, RECORD_UNCOMMITTED or RECORD_SUPERSEDED
   checksum: 4, // live: XXH32 of bytes [8, 24 + keyLength + valueLength); free: offset of the slab's next free chunk or 0
   expiresLow: 8, // u64 milliseconds since the Unix epoch, 0 = never; low half
   expiresHigh: 12,
@@ -132,6 +138,10 @@ export const Record = {
 export const RECORD_HEADER_SIZE = 24;
 export const RECORD_FREE = 0;
 export const RECORD_LIVE = 1;
+/** Written by the transaction under way: live once it commits (header commit = COMMIT_DONE), else free. */
+export const RECORD_UNCOMMITTED = 2;
+/** Deleted or replaced by the transaction under way: free once it commits, else live. */
+export const RECORD_SUPERSEDED = 3;
 export const Free = { next: 4 } as const;
 
 export const MAX_KEY_CHARS = 32;

@@ -5,8 +5,8 @@
  * recordLengthsFit and isExpired and otherwise shows each field as it is.
  */
 import {
-  CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, SLAB_HEADER_SIZE,
-  SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE,
+  CHUNK_SIZES, HEADER_SIZE, MAX_KEY_BYTES, MAX_VALUE_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, RECORD_SUPERSEDED,
+  RECORD_UNCOMMITTED, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE,
 } from './layout.js';
 import { hex } from './header.js';
 import { recordChecksum, spanChecksum } from './record.js';
@@ -65,7 +65,7 @@ export function recordLengthsFit(words: Uint32Array, record: number, room: numbe
  */
 export function recordBoundsProblem(words: Uint32Array, offset: number, heapEnd: number): string | null {
   if (offset < HEADER_SIZE + SLAB_HEADER_SIZE || (offset & 7) !== 0 || offset + RECORD_HEADER_SIZE > heapEnd ||
-    recordState(words, offset) !== RECORD_LIVE) {
+    !isIndexedState(recordState(words, offset))) {
     return `a bucket points at ${hex(offset)}, which is not a live record`;
   }
   if (!recordLengthsFit(words, offset, heapEnd - offset)) {
@@ -74,12 +74,36 @@ export function recordBoundsProblem(words: Uint32Array, offset: number, heapEnd:
   return null;
 }
 
+// ---- record states (section 6) ----
+
+/** isStoredState: a chunk in this state holds a record's bytes (live, or pending the transaction under way). */
+export function isStoredState(state: number): boolean {
+  return state === RECORD_LIVE || state === RECORD_UNCOMMITTED || state === RECORD_SUPERSEDED;
+}
+
 /**
- * isSoundRecord: the chunk at `chunk` of the RECORDS span at `span` (of class sizeClass) is live, its lengths fit
- * the chunk, its slabIndex names the slab of the span where it starts, and its checksum matches.
+ * isIndexedState: a bucket may point at a record in this state. State 2 exists only while its transaction is under
+ * way, and only the thread making it can see it (readers of other threads wait for the transaction to end).
+ */
+export function isIndexedState(state: number): boolean {
+  return state === RECORD_LIVE || state === RECORD_UNCOMMITTED;
+}
+
+/**
+ * isLiveState: whether a stored record is live once its transaction is settled, by the header's commit field:
+ * state 1 always; state 2 when the transaction under way has committed; state 3 when it has not.
+ */
+export function isLiveState(state: number, committed: boolean): boolean {
+  return state === RECORD_LIVE || (state === RECORD_UNCOMMITTED ? committed : state === RECORD_SUPERSEDED && !committed);
+}
+
+/**
+ * isSoundRecord: the chunk at `chunk` of the RECORDS span at `span` (of class sizeClass) holds a record (state 1, 2
+ * or 3), its lengths fit the chunk, its slabIndex names the slab of the span where it starts, and its checksum
+ * matches. Whether it is live is isLiveState's question.
  */
 export function isSoundRecord(words: Uint32Array, bytes: Uint8Array, chunk: number, span: number, sizeClass: number): boolean {
-  return recordState(words, chunk) === RECORD_LIVE &&
+  return isStoredState(recordState(words, chunk)) &&
     recordLengthsFit(words, chunk, CHUNK_SIZES[sizeClass]!) &&
     slabIndex(words, chunk) === Math.floor((chunk - span) / SLAB_SIZE) &&
     recordStoredChecksum(words, chunk) === recordChecksum(bytes, chunk, keyLength(words, chunk), valueLength(words, chunk), words);

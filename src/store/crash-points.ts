@@ -12,6 +12,9 @@ export type CrashPoint =
   | 'free.punched' // a span given back as FREE has had its blocks after the first page punched
   | 'mark-open.state' // state = open is set in memory; the open mark not yet written, nothing synced
   | 'change.busy' // busy = 1 is set; the change not yet made
+  | 'commit.marked' // a transaction's records are written (state 2 and 3) and the header says COMMIT_DONE; none settled
+  | 'commit.settling' // the first of a transaction's records is settled; the others not yet
+  | 'commit.settled' // every record of the transaction is settled; the header still says COMMIT_DONE
   | 'repair.begun' // repair has written state = 2 and synced it; the file not yet given its length
   | 'repair.header' // repair has written the fixed fields, length and heapEnd anew; state still 2
   | 'repair.marked' // repair has set state = open and synced the header page; the rebuild not yet begun

@@ -23,8 +23,11 @@ import { MappedFile } from './mapped-file.js';
 import { StoreLock } from './lock.js';
 import { createEmptyFile, initializeStore, isUnfinishedStore } from './create.js';
 import { upgradeStoreFile } from './upgrade.js';
+import { isPreviousVersion, upgradeInPlace } from './upgrade-in-place.js';
 import { crashPoint } from './crash-points.js';
 import { openMarkOf } from './open-mark.js';
+import { Transaction } from './transaction.js';
+import { KeyBuffer } from '../table/key-buffer.js';
 
 const SEQUENCE = wordOf(Header.sequence); // for Atomics
 const openStores = new Map<string, SharedStore>();
@@ -38,9 +41,14 @@ export class SharedStore {
   /** What recovery did when this thread found the store needing it (at open, or after a thread died mid-change). */
   recovered: RecoveryReport | null = null;
   readonly lock: StoreLock;
+  /** This thread's transaction on the store: every change is made through it (write-path.ts). */
+  readonly transaction: Transaction;
+  /** The key of the call under way on this thread, encoded for the index (write-path.ts's encodeKey). */
+  readonly key = new KeyBuffer();
 
   private constructor(readonly path: string, private readonly lockId: number, readonly file: MappedFile, readonly table: Table) {
     this.lock = new StoreLock(file);
+    this.transaction = new Transaction(table, file);
   }
 
   /**
@@ -91,6 +99,7 @@ export class SharedStore {
         }
         const head = Buffer.alloc(HEADER_SIZE);
         fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
+        if (isPreviousVersion(head, size)) upgradeInPlace(fd, realPath, head, size, repair); // version 2: checked, then made version 3
         const plan = checkBeforeMapping(head, size, repair);
         if (plan === 'upgrade') {
           upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
@@ -241,14 +250,14 @@ export class SharedStore {
   }
 
   /**
-   * readBegin starts a read without the lock (spec section 11): it returns the sequence, even, or -1 while a
-   * change is under way. The read is valid if readValid(sequence) holds after it: no change began meanwhile.
-   * Nothing is written to the file; the view is made larger if another thread grew the file.
+   * readBegin starts a read without the lock (spec section 11): it returns the sequence, even, or an odd number
+   * while a change is under way. The read is valid if readValid(sequence) holds after it: no change began meanwhile.
+   * The sequence is a 32-bit word that wraps (through negative values as an Int32Array element): only its parity
+   * and its equality matter. Nothing is written to the file; the view is made larger if another thread grew the file.
    */
   readBegin(): number {
     const sequence = Atomics.load(this.file.atomics, SEQUENCE);
-    if ((sequence & 1) !== 0) return -1;
-    this.file.catchUp();
+    if ((sequence & 1) === 0) this.file.catchUp();
     return sequence;
   }
 

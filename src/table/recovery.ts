@@ -11,7 +11,8 @@
  * no per-key JavaScript objects.
  */
 import {
-  CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS, SPAN_SLABS,
+  CHUNK_SIZES, COMMIT_DONE, COMMIT_NONE, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE,
+  SPAN_RECORDS, SPAN_SLABS,
 } from '../format/layout.js';
 import { readExpiresAt } from '../format/record.js';
 import { isHeapEnd } from '../format/header.js';
@@ -20,7 +21,7 @@ import {
   setSlabNextPartial, setSlabPrevPartial, spanParam,
 } from '../format/fields.js';
 import { corrupt } from '../errors.js';
-import { isExpired, isSoundRecord } from '../format/rules.js';
+import { isExpired, isLiveState, isSoundRecord } from '../format/rules.js';
 import { forEachChunk, readSpan, type SpanInfo } from './walk.js';
 import { KeyBuffer } from './key-buffer.js';
 import { place } from './buckets.js';
@@ -93,6 +94,7 @@ export function rebuild(table: Table, nowMs: number, fileSize: number): Recovery
   const heapEnd = last === undefined ? walkTo : Math.max(walkTo, last.offset + last.slabCount * SLAB_SIZE);
   resetDerivedState(table, list, heapEnd, fileSize); // from here on the file is changed, under busy = 1
   const expiring = rebuildSpans(table, list, nowMs, report);
+  table.heap.setHeader(Header.commit, COMMIT_NONE); // every record of the transaction under way is settled now
   indexRecords(table, list, expiring, report);
   table.heap.releaseFreeSpans(); // spans freed before the crash, and those merged here
   report.ms = performance.now() - started;
@@ -154,10 +156,11 @@ function resetDerivedState(table: Table, list: SpanInfo[], heapEnd: number, file
  */
 function rebuildSpans(table: Table, list: SpanInfo[], nowMs: number, report: RecoveryReport): number {
   const freeSpace = freeSpaceMerger(table);
+  const committed = table.heap.header(Header.commit) === COMMIT_DONE;
   let expiring = 0;
   for (const span of list) {
     if (span.kind === SPAN_RECORDS) {
-      const kept = rebuildRecordsSpan(table, span, nowMs, report);
+      const kept = rebuildRecordsSpan(table, span, nowMs, committed, report);
       report.records += kept.live;
       expiring += kept.expiring;
       if (kept.live > 0) continue;
@@ -188,9 +191,11 @@ function freeSpaceMerger(table: Table): (offset: number, slabCount: number) => v
 
 /**
  * rebuildRecordsSpan keeps a RECORDS span's sound, unexpired records, frees every other chunk (dropping damaged
- * records, reclaiming expired ones) and writes the span's allocation state. Returns the records kept.
+ * records, reclaiming expired ones) and writes the span's allocation state. A record of the transaction that was
+ * under way is settled first: made live or free as the header's commit field says (isLiveState), so that the
+ * transaction is kept whole or undone whole. Returns the records kept.
  */
-function rebuildRecordsSpan(table: Table, span: SpanInfo, nowMs: number, report: RecoveryReport): { live: number; expiring: number } {
+function rebuildRecordsSpan(table: Table, span: SpanInfo, nowMs: number, committed: boolean, report: RecoveryReport): { live: number; expiring: number } {
   const { file, heap } = table;
   // Its pages are rewritten below. After power loss a span whose blocks were given back can come back under an
   // old RECORDS header: its blocks first, so that a full disk is an IO_ERROR here and never a SIGBUS.
@@ -200,6 +205,8 @@ function rebuildRecordsSpan(table: Table, span: SpanInfo, nowMs: number, report:
   let expiring = 0;
   let freeHead = 0;
   forEachChunk(span, (chunk) => {
+    const state = recordState(w, chunk);
+    if (state !== RECORD_LIVE && state !== RECORD_FREE) setRecordState(w, chunk, isLiveState(state, committed) ? RECORD_LIVE : RECORD_FREE);
     if (isSoundRecord(w, file.bytes, chunk, span.offset, span.param)) {
       const expiresAt = readExpiresAt(w, chunk);
       if (!isExpired(expiresAt, nowMs)) { live++; if (expiresAt !== 0) expiring++; return; }

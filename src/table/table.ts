@@ -15,12 +15,12 @@
  * from which recordIn gives the record and remove deletes it.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_LIVE, SPAN_TABLE, classFor,
-  slabsForTable,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, Header, MIN_TABLE_CAPACITY, RECORD_FREE, RECORD_LIVE, RECORD_SUPERSEDED,
+  RECORD_UNCOMMITTED, SPAN_TABLE, classFor, slabsForTable,
 } from '../format/layout.js';
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
-  bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize,
+  bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize, recordState,
   recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, spanKind,
   spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
@@ -28,7 +28,7 @@ import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
 import { corrupt } from '../errors.js';
 import { recordBoundsProblem, recordLengthsFit, spanShapeProblem } from '../format/rules.js';
-import { place, probe, shiftOut } from './buckets.js';
+import { indexArrays, place, probe, shiftOut } from './buckets.js';
 import type { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 
@@ -168,10 +168,11 @@ export class Table {
   }
 
   /**
-   * insert stores a new record for a key known to be absent. value is JSON text of valueLength UTF-8 bytes.
-   * Room in the index is made before the chunk is taken, so a STORE_FULL leaves the store unchanged.
+   * insert stores a new record for a key known to be absent and returns it. value is JSON text of valueLength UTF-8
+   * bytes. Room in the index is made before the chunk is taken, so a STORE_FULL leaves the store unchanged. The
+   * record is made RECORD_LIVE, or RECORD_UNCOMMITTED inside a transaction (live when it commits).
    */
-  insert(key: KeyBuffer, value: string | Uint8Array, valueLength: number, expiresAt: number): void {
+  insert(key: KeyBuffer, value: string | Uint8Array, valueLength: number, expiresAt: number, state = RECORD_LIVE): number {
     this.makeRoom();
     const keyLength = key.length;
     const sizeClass = classFor(recordSize(keyLength, valueLength));
@@ -187,21 +188,124 @@ export class Table {
     if (typeof value === 'string') bytes.write(value, at + keyLength, valueLength, 'utf8');
     else bytes.set(value.subarray(0, valueLength), at + keyLength);
     setRecordStoredChecksum(w, record, recordChecksum(bytes, record, keyLength, valueLength, w));
-    setRecordState(w, record, RECORD_LIVE); // the record exists from this store on
-    place(w, this.header(Header.tableOffset), this.header(Header.tableCapacity), key.hash, record);
+    setRecordState(w, record, state); // the record exists from this store on (or from the commit)
+    this.index(record, key.hash, expiresAt);
+    return record;
+  }
+
+  /** index adds a bucket for a record, and counts it. */
+  private index(record: number, hash: number, expiresAt: number): void {
+    place(this.words, this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
     if (expiresAt !== 0) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
     this.rehashStep(REHASH_STEP);
+  }
+
+  /**
+   * supersede takes a live record out of the index inside a transaction without freeing it: RECORD_SUPERSEDED, it
+   * stays whole until the transaction commits (settle frees it) or is undone (restore). Returns the record.
+   */
+  supersede(bucket: number): number {
+    const record = this.recordIn(bucket);
+    this.checkLiveRecord(record);
+    setRecordState(this.words, record, RECORD_SUPERSEDED);
+    this.unindex(bucket, record);
+    return record;
+  }
+
+  /** restore undoes supersede: the record is live again and back in the index. */
+  restore(record: number, key: KeyBuffer): void {
+    key.setBytes(this.file.bytes, keyStart(record), keyLength(this.words, record));
+    setRecordState(this.words, record, RECORD_LIVE);
+    this.index(record, key.hash, this.expiresAt(record));
+  }
+
+  /**
+   * settle ends a record's part in a committed transaction: RECORD_UNCOMMITTED becomes RECORD_LIVE, and a
+   * RECORD_SUPERSEDED record is freed. A record in any other state was settled already (a chunk the transaction
+   * wrote twice). Records are settled after the header's commit field says the transaction committed.
+   */
+  settle(record: number): void {
+    const w = this.words;
+    const state = recordState(w, record);
+    if (state === RECORD_UNCOMMITTED) {
+      setRecordState(w, record, RECORD_LIVE);
+    } else if (state === RECORD_SUPERSEDED) {
+      const span = this.heap.spanOfChunk(record);
+      if (span === 0) throw corrupt(`the record at ${hex(record)} is not a record chunk of a RECORDS span`);
+      setRecordState(w, record, RECORD_FREE);
+      this.heap.freeChunk(record, spanParam(w, span), span);
+    }
+  }
+
+  /** markSuperseded marks an indexed record RECORD_SUPERSEDED without touching the index (empty does that). */
+  markSuperseded(record: number): number {
+    this.checkLiveRecord(record);
+    setRecordState(this.words, record, RECORD_SUPERSEDED);
+    return record;
+  }
+
+  /** free frees an indexed record's chunk without touching the index (empty does that). */
+  free(record: number): void {
+    const span = this.checkLiveRecord(record);
+    setRecordState(this.words, record, RECORD_FREE);
+    this.heap.freeChunk(record, spanParam(this.words, span), span);
+  }
+
+  /** discard removes a record the transaction under way wrote (undo): its bucket is found from its key. */
+  discard(record: number, key: KeyBuffer): void {
+    key.setBytes(this.file.bytes, keyStart(record), keyLength(this.words, record));
+    const bucket = this.find(key);
+    if (bucket === 0 || this.recordIn(bucket) !== record) throw corrupt(`the record at ${hex(record)} is not in the index`);
+    this.remove(bucket);
+  }
+
+  /**
+   * empty takes every record out of the index at once: `each` sees every indexed record first (to free or
+   * supersede it; it must not touch the index), then the old array is freed, the current one cleared and the
+   * counts zeroed. O(buckets).
+   */
+  empty(each: (record: number) => void): void {
+    const w = this.words;
+    for (const [array, capacity] of indexArrays(w)) {
+      for (let slot = 0; slot < capacity; slot++) {
+        const record = bucketRecord(w, bucketAt(array, slot))!;
+        if (record !== BUCKET_EMPTY && record !== BUCKET_MOVED) each(record);
+      }
+    }
+    const old = this.header(Header.oldTableOffset);
+    if (old !== 0) {
+      const oldCapacity = this.header(Header.oldTableCapacity);
+      this.setHeader(Header.oldTableOffset, 0);
+      this.setHeader(Header.oldTableCapacity, 0);
+      this.setHeader(Header.rehashIndex, 0);
+      this.heap.freeSpan(old, slabsForTable(oldCapacity));
+    }
+    const table = this.header(Header.tableOffset);
+    this.file.bytes.fill(0, bucketAt(table, 0), tableEnd(table, this.header(Header.tableCapacity)));
+    this.setHeader(Header.recordCount, 0);
+    this.setHeader(Header.expiringCount, 0);
+    this.setHeader(Header.sweepIndex, 0);
+  }
+
+  /** isUncommitted: the record was written by the transaction under way (undone: removed with remove). */
+  isUncommitted(record: number): boolean {
+    return recordState(this.words, record) === RECORD_UNCOMMITTED;
   }
 
   /** remove deletes the record in a bucket that find returned, and empties the bucket. */
   remove(bucket: number): void {
     const record = this.recordIn(bucket);
     const span = this.checkLiveRecord(record);
-    const expiring = this.expiresAt(record) !== 0;
     setRecordState(this.words, record, RECORD_FREE); // the record is gone from this store on
-    this.unplace(bucket);
+    this.unindex(bucket, record);
     this.heap.freeChunk(record, spanParam(this.words, span), span);
+  }
+
+  /** unindex empties a record's bucket, and uncounts it. */
+  private unindex(bucket: number, record: number): void {
+    const expiring = this.expiresAt(record) !== 0;
+    this.unplace(bucket);
     this.setHeader(Header.recordCount, this.recordCount - 1);
     if (expiring) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
     this.rehashStep(REHASH_STEP);

@@ -1,10 +1,10 @@
 /**
  * Walking the heap span by span, as recovery and verification do. Read-only.
  */
-import { CHUNK_SIZES, HEADER_SIZE, Header, SLAB_SIZE, SPAN_RECORDS, SPAN_SLABS, chunksPerSpan } from '../format/layout.js';
+import { CHUNK_SIZES, COMMIT_DONE, HEADER_SIZE, Header, SLAB_SIZE, SPAN_RECORDS, SPAN_SLABS, chunksPerSpan } from '../format/layout.js';
 import { readExpiresAt } from '../format/record.js';
-import { chunkAt, headerField, slabLiveCount, spanKind, spanParam, spanSlabCount } from '../format/fields.js';
-import { isExpired, isSoundRecord, spanProblem } from '../format/rules.js';
+import { chunkAt, headerField, recordState, slabLiveCount, spanKind, spanParam, spanSlabCount } from '../format/fields.js';
+import { isExpired, isIndexedState, isLiveState, isSoundRecord, spanProblem } from '../format/rules.js';
 import type { Region } from './region.js';
 
 export interface SpanInfo { offset: number; kind: number; slabCount: number; param: number }
@@ -56,10 +56,13 @@ export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void 
  * `slabLimit` slabs, and returns where to go on (0 when the heap is done). It walks span by span, trusting a span
  * header whose checksum holds and going on at the next slab after one that does not, so it is safe to resume after
  * the heap has changed between calls: records never move, so a record that stays live is visited exactly once.
+ * Which records are live: as the writer of the transaction under way sees them when `ownTransaction` (states 1 and
+ * 2), else as the file says once settled (isLiveState, by the header's commit field).
  */
-export function scanLive(file: Region, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void): number {
+export function scanLive(file: Region, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void, ownTransaction = false): number {
   const w = file.words;
   const heapEnd = headerField(w, Header.heapEnd);
+  const committed = headerField(w, Header.commit) === COMMIT_DONE;
   let span = start;
   for (let n = 0; span < heapEnd && n < slabLimit;) {
     const holds = spanProblem(w, file.bytes, span, heapEnd) === null;
@@ -67,6 +70,8 @@ export function scanLive(file: Region, start: number, slabLimit: number, nowMs: 
     n += sizeClass < 0 ? 1 : SPAN_SLABS[sizeClass]!; // a span without records costs one step to pass
     for (let i = 0, count = sizeClass < 0 ? 0 : chunksPerSpan(sizeClass); i < count; i++) {
       const chunk = chunkAt(span, sizeClass, i);
+      const state = recordState(w, chunk);
+      if (!(ownTransaction ? isIndexedState(state) : isLiveState(state, committed))) continue;
       if (isSoundRecord(w, file.bytes, chunk, span, sizeClass) && !isExpired(readExpiresAt(w, chunk), nowMs)) visit(chunk);
     }
     span = nextSpan(w, span, holds);

@@ -1,0 +1,187 @@
+/**
+ * Transaction: the changes one thread makes to a store between the start of a change and its commit or undo, and
+ * the operations that make them (spec section 8, "Transactions"). Every change goes through one: a lone create or
+ * delete as a direct change (one store makes the record live or free, and that store is its commit), everything
+ * else journaled.
+ *
+ * A journaled change never frees what it replaces or deletes until it commits. It writes new records as
+ * RECORD_UNCOMMITTED and marks the records it replaces or deletes RECORD_SUPERSEDED, keeping the index as it will be
+ * after the commit, so that reads inside the transaction see its own changes. The journal lists those records.
+ * Commit is one store: the header's commit field says COMMIT_DONE; then each journaled record is settled (made
+ * live, or freed) and the field goes back to COMMIT_NONE. A process that dies before the commit store leaves a
+ * file that recovery rolls back (state 2 freed, state 3 live again); one that dies after it, a file that recovery
+ * rolls forward. Undo walks the journal backwards, so a savepoint (a nested transaction) is a journal length.
+ *
+ * Nothing here takes the lock or marks the file: the caller (SharedStore.write) brackets every transaction.
+ */
+import { COMMIT_DONE, COMMIT_NONE, Header, RECORD_SUPERSEDED, RECORD_UNCOMMITTED } from '../format/layout.js';
+import { headerField, recordState, setHeaderField } from '../format/fields.js';
+import { isExpired } from '../format/rules.js';
+import { KeyBuffer } from '../table/key-buffer.js';
+import { DataStoreError } from '../errors.js';
+import { crashPoint } from './crash-points.js';
+import type { Table } from '../table/table.js';
+import type { MappedFile } from './mapped-file.js';
+
+export class Transaction {
+  /** Records written (state 2) or superseded (state 3) by this transaction, in order. */
+  #journal = new Uint32Array(1024);
+  #length = 0;
+  /** Nesting depth: 0 outside a transaction, 1 in the outermost, more in nested ones (savepoints). */
+  depth = 0;
+  /** true while the change is one create or delete outside any transaction: made directly, not journaled. */
+  direct = false;
+  /** Time of the outermost change: every expiry inside one transaction is judged at one instant. */
+  now = 0;
+  /** A key buffer for undo, which reads keys back from records. */
+  readonly #undoKey = new KeyBuffer();
+
+  constructor(private readonly table: Table, private readonly file: MappedFile) {}
+
+  /** savepoint is the journal's length: undo(savepoint) undoes what came after it. */
+  get savepoint(): number {
+    return this.#length;
+  }
+
+  get changes(): number {
+    return this.#length;
+  }
+
+  // ---- reads ----
+
+  /** find returns the bucket of key's record if it is live at this transaction's time, else 0. */
+  find(key: KeyBuffer): number {
+    const table = this.table;
+    const bucket = table.find(key);
+    if (bucket === 0 || isExpired(table.expiresAt(table.recordIn(bucket)), this.now)) return 0;
+    return bucket;
+  }
+
+  /** text returns the JSON text of the value in a bucket find returned, its checksum checked. */
+  text(bucket: number): string {
+    const record = this.table.recordIn(bucket);
+    this.table.checkChecksum(record);
+    return this.table.valueText(record);
+  }
+
+  expiresAt(bucket: number): number {
+    return this.table.expiresAt(this.table.recordIn(bucket));
+  }
+
+  // ---- changes ----
+
+  /** create adds key, which must not be live: KEY_EXISTS if it is. An expired record of the key is reclaimed. */
+  create(key: KeyBuffer, keyText: string, json: string, bytes: number, expiresAt: number): void {
+    const table = this.table;
+    const bucket = table.find(key);
+    if (bucket !== 0) {
+      if (!isExpired(table.expiresAt(table.recordIn(bucket)), this.now)) {
+        throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(keyText)} already exists`);
+      }
+      this.#drop(bucket);
+    }
+    this.#insert(key, json, bytes, expiresAt);
+  }
+
+  /** set adds key or replaces its value. The replaced record stays whole until the commit. */
+  set(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
+    const bucket = this.table.find(key);
+    if (bucket !== 0) this.#drop(bucket);
+    this.#insert(key, json, bytes, expiresAt);
+  }
+
+  /** delete removes key, which must be live: KEY_NOT_FOUND if it is not. */
+  delete(key: KeyBuffer, keyText: string): void {
+    const bucket = this.find(key);
+    if (bucket === 0) throw new DataStoreError('KEY_NOT_FOUND', `key ${JSON.stringify(keyText)} does not exist`);
+    this.#drop(bucket);
+  }
+
+  /**
+   * clear removes every record: each live one superseded (kept whole until the commit), each written by this
+   * transaction freed, then the index emptied at once. O(records), with no index work per record.
+   */
+  clear(): void {
+    const table = this.table;
+    table.empty((record) => {
+      if (this.direct || table.isUncommitted(record)) table.free(record);
+      else this.#push(table.markSuperseded(record));
+    });
+  }
+
+  /** #drop takes the record in a bucket out: freed if this transaction wrote it or it has expired, else superseded. */
+  #drop(bucket: number): void {
+    const table = this.table;
+    const record = table.recordIn(bucket);
+    if (this.direct || table.isUncommitted(record) || isExpired(table.expiresAt(record), this.now)) table.remove(bucket);
+    else this.#push(table.supersede(bucket));
+  }
+
+  #insert(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
+    if (this.direct) this.table.insert(key, json, bytes, expiresAt);
+    else this.#push(this.table.insert(key, json, bytes, expiresAt, RECORD_UNCOMMITTED));
+  }
+
+  #push(record: number): void {
+    if (this.#length === this.#journal.length) {
+      const larger = new Uint32Array(this.#journal.length * 2);
+      larger.set(this.#journal);
+      this.#journal = larger;
+    }
+    this.#journal[this.#length++] = record;
+  }
+
+  // ---- the end ----
+
+  /**
+   * commit makes the journaled changes one: the commit store, then each record settled, then the field cleared.
+   * With `sync`, each step reaches the disk before the next can (spec section 10, "A transaction"): the records,
+   * then the commit field, then the settled records, then the cleared field.
+   */
+  commit(sync: boolean): void {
+    const n = this.#length;
+    if (n === 0) return;
+    const { table, file } = this;
+    const w = file.words;
+    if (sync) file.flush();
+    setHeaderField(w, Header.commit, COMMIT_DONE);
+    crashPoint('commit.marked');
+    if (sync) file.flushHeader();
+    const journal = this.#journal;
+    for (let i = 0; i < n; i++) {
+      table.settle(journal[i]!);
+      if (i === 0) crashPoint('commit.settling');
+    }
+    crashPoint('commit.settled');
+    if (sync) file.flush();
+    setHeaderField(w, Header.commit, COMMIT_NONE);
+    if (sync) file.flushHeader();
+    this.#length = 0;
+    this.#shrink();
+  }
+
+  /** undo takes back every change after the savepoint, last first: records written are removed, superseded ones restored. */
+  undo(savepoint: number): void {
+    const table = this.table;
+    const w = this.file.words;
+    const journal = this.#journal;
+    for (let i = this.#length - 1; i >= savepoint; i--) {
+      const record = journal[i]!;
+      const state = recordState(w, record);
+      if (state === RECORD_UNCOMMITTED) table.discard(record, this.#undoKey);
+      else if (state === RECORD_SUPERSEDED) table.restore(record, this.#undoKey);
+      this.#length = i; // what is undone leaves the journal at once: an undo cut short by damage is not done twice
+    }
+    if (savepoint === 0) this.#shrink();
+  }
+
+  /** A journal grown for a large transaction is let go once it ends. */
+  #shrink(): void {
+    if (this.#journal.length > 1024) this.#journal = new Uint32Array(1024);
+  }
+
+  /** isClean: no journaled change is pending, and the file says no commit is under way. */
+  isSettled(): boolean {
+    return this.#length === 0 && headerField(this.file.words, Header.commit) === COMMIT_NONE;
+  }
+}
