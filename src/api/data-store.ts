@@ -14,7 +14,7 @@ import { HEADER_SIZE, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
-import { scanBatch, spaceOf, storeStats, verifyStore, type StoreStats } from '../store/reports.js';
+import { scanBatch, spaceOf, storeStats, verifyStore, type DataStoreStats } from '../store/reports.js';
 import { reentrantCall } from '../store/lock.js';
 import { encodeKey, exclusive, locked, read, write, type Writer } from '../store/write-path.js';
 import { expiryOf, isLive, valueText } from '../store/lookups.js';
@@ -25,12 +25,6 @@ import type { KeyBuffer } from '../table/key-buffer.js';
 import {
   checkKey, checkOptionObject, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type Expiry, type JsonObject,
 } from './validate.js';
-
-/** What stats() reports. */
-export type DataStoreStats = StoreStats;
-
-/** The TTL argument of create, set and update: seconds from now, or `{ expiresAt }` (ms since the epoch). */
-export type { Expiry };
 
 export class DataStore<V extends object = JsonObject> {
   /** Absolute path of the file in use, symlinks resolved. */

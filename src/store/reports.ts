@@ -14,7 +14,7 @@ import type { SharedStore } from './shared-store.js';
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
 const SCAN_SLABS = 4;
 
-export interface StoreStats {
+export interface DataStoreStats {
   /** Live keys: stored and not expired. Exact; counting costs a pass over the index only when some key has a TTL. */
   keys: number;
   /** Records stored, including expired ones whose space is not yet reclaimed. */
@@ -56,7 +56,7 @@ export function scanBatch(store: SharedStore, at: number, prefix: string | undef
   }, store.transaction.depth > 0);
 }
 
-export function storeStats(store: SharedStore, maxFileBytes: number): StoreStats {
+export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreStats {
   const w = store.file.words;
   const records = headerField(w, Header.recordCount);
   const buckets = headerField(w, Header.tableCapacity);

@@ -33,6 +33,12 @@ export class Transaction {
   direct = false;
   /** Time of the outermost change: every expiry inside one transaction is judged at one instant. */
   now = 0;
+  /**
+   * The error that broke this transaction: damage met, or an error of slabkv's own (a bug) thrown halfway through an
+   * operation, which may have left it half made. A broken transaction is neither committed nor undone: the store is
+   * marked damaged (FILE_CORRUPT) or rebuilt by the next call, as after a crash (write-path.ts).
+   */
+  broken: unknown = null;
   /** A key buffer for undo, which reads keys back from records. */
   readonly #undoKey = new KeyBuffer();
 
@@ -72,29 +78,41 @@ export class Transaction {
 
   /** create adds key, which must not be live: KEY_EXISTS if it is. An expired record of the key is reclaimed. */
   create(key: KeyBuffer, keyText: string, json: string, bytes: number, expiresAt: number): void {
-    const table = this.table;
-    const bucket = table.find(key);
-    if (bucket !== 0) {
-      if (!isExpired(table.expiresAt(table.recordIn(bucket)), this.now)) {
-        throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(keyText)} already exists`);
+    try {
+      const table = this.table;
+      const bucket = table.find(key);
+      if (bucket !== 0) {
+        if (!isExpired(table.expiresAt(table.recordIn(bucket)), this.now)) {
+          throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(keyText)} already exists`);
+        }
+        this.#drop(bucket);
       }
-      this.#drop(bucket);
+      this.#insert(key, json, bytes, expiresAt);
+    } catch (error) {
+      throw this.#failed(error);
     }
-    this.#insert(key, json, bytes, expiresAt);
   }
 
   /** set adds key or replaces its value. The replaced record stays whole until the commit. */
   set(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
-    const bucket = this.table.find(key);
-    if (bucket !== 0) this.#drop(bucket);
-    this.#insert(key, json, bytes, expiresAt);
+    try {
+      const bucket = this.table.find(key);
+      if (bucket !== 0) this.#drop(bucket);
+      this.#insert(key, json, bytes, expiresAt);
+    } catch (error) {
+      throw this.#failed(error);
+    }
   }
 
   /** delete removes key, which must be live: KEY_NOT_FOUND if it is not. */
   delete(key: KeyBuffer, keyText: string): void {
-    const bucket = this.find(key);
-    if (bucket === 0) throw new DataStoreError('KEY_NOT_FOUND', `key ${JSON.stringify(keyText)} does not exist`);
-    this.#drop(bucket);
+    try {
+      const bucket = this.find(key);
+      if (bucket === 0) throw new DataStoreError('KEY_NOT_FOUND', `key ${JSON.stringify(keyText)} does not exist`);
+      this.#drop(bucket);
+    } catch (error) {
+      throw this.#failed(error);
+    }
   }
 
   /**
@@ -102,11 +120,15 @@ export class Transaction {
    * transaction freed, then the index emptied at once. O(records), with no index work per record.
    */
   clear(): void {
-    const table = this.table;
-    table.empty((record) => {
-      if (this.direct || table.isUncommitted(record)) table.free(record);
-      else this.#push(table.markSuperseded(record));
-    });
+    try {
+      const table = this.table;
+      table.empty((record) => {
+        if (this.direct || table.isUncommitted(record)) table.free(record);
+        else this.#push(table.markSuperseded(record));
+      });
+    } catch (error) {
+      throw this.#failed(error);
+    }
   }
 
   /** #drop takes the record in a bucket out: freed if this transaction wrote it or it has expired, else superseded. */
@@ -120,6 +142,12 @@ export class Transaction {
   #insert(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
     if (this.direct) this.table.insert(key, json, bytes, expiresAt);
     else this.#push(this.table.insert(key, json, bytes, expiresAt, RECORD_UNCOMMITTED));
+  }
+
+  /** #failed notes an error that breaks the transaction (see broken); a refusal (made before any write) does not. */
+  #failed(error: unknown): unknown {
+    if (!(error instanceof DataStoreError) || error.code === 'FILE_CORRUPT') this.broken ??= error;
+    return error;
   }
 
   #push(record: number): void {
@@ -157,6 +185,13 @@ export class Transaction {
     setHeaderField(w, Header.commit, COMMIT_NONE);
     if (sync) file.flushHeader();
     this.#length = 0;
+    this.#shrink();
+  }
+
+  /** reset forgets a broken transaction's journal: what it did is left to repair or to a rebuild. */
+  reset(): void {
+    this.#length = 0;
+    this.broken = null;
     this.#shrink();
   }
 

@@ -59,11 +59,13 @@ export function write<T>(store: SharedStore, writer: Writer, now: number, direct
       result = change(tx);
     } catch (error) {
       tx.depth = 0;
+      if (tx.broken !== null) throw error;
       tx.undo(0);
       store.endChange();
       throw error;
     }
     tx.depth = 0;
+    if (tx.broken !== null) throw tx.broken; // change caught the error that broke it and went on
     const journaled = tx.changes > 0;
     tx.commit(writer.sync); // journaled changes are flushed by the commit, step by step
     store.endChange();
@@ -87,7 +89,7 @@ function joined<T>(tx: Transaction, change: (tx: Transaction) => T): T {
   try {
     return change(tx);
   } catch (error) {
-    tx.undo(savepoint);
+    if (tx.broken === null) tx.undo(savepoint);
     throw error;
   } finally {
     tx.depth--;
@@ -113,14 +115,16 @@ function begin(store: SharedStore, writer: Writer, now: number): void {
 
 /**
  * afterFailure leaves the store consistent when a change failed. A change that threw and was undone was closed by
- * write already. Damage met on the way (FILE_CORRUPT) marks the store damaged: changes are refused until repair()
+ * write already (busy is 0). Damage met on the way (FILE_CORRUPT) marks the store damaged: changes are refused until repair()
  * and nothing is rebuilt unasked. Anything else (a bug) leaves busy set, and the next call rebuilds the store as
  * after a crash (undoing the transaction, unless it had committed).
  */
 function afterFailure(store: SharedStore, error: unknown): void {
+  const tx = store.transaction;
   if (headerField(store.file.words, Header.busy) !== BUSY_CHANGING) return;
   if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') store.endChange(BUSY_DAMAGED);
-  else if (error instanceof DataStoreError && store.transaction.isSettled()) store.endChange(BUSY_IDLE);
+  else if (error instanceof DataStoreError && tx.broken === null && tx.isSettled()) store.endChange(BUSY_IDLE);
+  tx.reset(); // what is left half done is for the rebuild or the repair, which read the records, not the journal
 }
 
 /**
