@@ -20,6 +20,12 @@ import { isExpired } from '../format/rules.js';
 import { KeyBuffer } from '../table/key-buffer.js';
 import { DataStoreError } from '../errors.js';
 import { crashPoint } from './crash-points.js';
+
+/**
+ * A journal entry is a record's offset, a multiple of 8; this bit marks a record the transaction wrote and then
+ * retired inside a nested change (see #drop).
+ */
+const RETIRED = 1;
 import type { Table } from '../table/table.js';
 import type { MappedFile } from './mapped-file.js';
 
@@ -123,20 +129,29 @@ export class Transaction {
     try {
       const table = this.table;
       table.empty((record) => {
-        if (this.direct || table.isUncommitted(record)) table.free(record);
-        else this.#push(table.markSuperseded(record));
+        if (this.direct) table.free(record);
+        else if (!table.isUncommitted(record)) this.#push(table.markSuperseded(record));
+        else if (this.depth > 1) this.#push(table.markRetired(record) | RETIRED);
+        else table.free(record);
       });
     } catch (error) {
       throw this.#failed(error);
     }
   }
 
-  /** #drop takes the record in a bucket out: freed if this transaction wrote it or it has expired, else superseded. */
+  /**
+   * #drop takes the record in a bucket out. An expired record is freed (absent before and after); one live before
+   * the transaction is superseded. One the transaction wrote itself is freed when no savepoint lies behind it (the
+   * outermost level); inside a nested change it is retired: free on disk (so that any crash frees it) but kept off
+   * the free lists until the commit, so that undoing the nested change can bring it back.
+   */
   #drop(bucket: number): void {
     const table = this.table;
     const record = table.recordIn(bucket);
-    if (this.direct || table.isUncommitted(record) || isExpired(table.expiresAt(record), this.now)) table.remove(bucket);
-    else this.#push(table.supersede(bucket));
+    if (this.direct || isExpired(table.expiresAt(record), this.now)) table.remove(bucket);
+    else if (!table.isUncommitted(record)) this.#push(table.supersede(bucket));
+    else if (this.depth > 1) this.#push(table.retire(bucket) | RETIRED);
+    else table.remove(bucket);
   }
 
   #insert(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
@@ -177,7 +192,9 @@ export class Transaction {
     if (sync) file.flushHeader();
     const journal = this.#journal;
     for (let i = 0; i < n; i++) {
-      table.settle(journal[i]!);
+      const entry = journal[i]!;
+      if ((entry & RETIRED) !== 0) table.release(entry & ~RETIRED);
+      else table.settle(entry);
       if (i === 0) crashPoint('commit.settling');
     }
     crashPoint('commit.settled');
@@ -201,9 +218,11 @@ export class Transaction {
     const w = this.file.words;
     const journal = this.#journal;
     for (let i = this.#length - 1; i >= savepoint; i--) {
-      const record = journal[i]!;
+      const entry = journal[i]!;
+      const record = entry & ~RETIRED;
       const state = recordState(w, record);
-      if (state === RECORD_UNCOMMITTED) table.discard(record, this.#undoKey);
+      if ((entry & RETIRED) !== 0) table.restore(record, this.#undoKey, RECORD_UNCOMMITTED);
+      else if (state === RECORD_UNCOMMITTED) table.discard(record, this.#undoKey);
       else if (state === RECORD_SUPERSEDED) table.restore(record, this.#undoKey);
       this.#length = i; // what is undone leaves the journal at once: an undo cut short by damage is not done twice
     }

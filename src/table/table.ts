@@ -213,11 +213,40 @@ export class Table {
     return record;
   }
 
-  /** restore undoes supersede: the record is live again and back in the index. */
-  restore(record: number, key: KeyBuffer): void {
+  /**
+   * restore undoes supersede (the record is live again, state RECORD_LIVE) or retire (it is the transaction's own
+   * again, RECORD_UNCOMMITTED), and puts it back in the index.
+   */
+  restore(record: number, key: KeyBuffer, state = RECORD_LIVE): void {
     key.setBytes(this.file.bytes, keyStart(record), keyLength(this.words, record));
-    setRecordState(this.words, record, RECORD_LIVE);
+    setRecordState(this.words, record, state);
     this.index(record, key.hash, this.expiresAt(record));
+  }
+
+  /**
+   * retire takes a record the transaction under way wrote out of the index and marks it free, but keeps its chunk
+   * off the free lists (release puts it there at the commit), so that a nested change's undo can restore it.
+   */
+  retire(bucket: number): number {
+    const record = this.recordIn(bucket);
+    this.checkLiveRecord(record);
+    setRecordState(this.words, record, RECORD_FREE);
+    this.unindex(bucket, record);
+    return record;
+  }
+
+  /** markRetired is retire without the index (empty does that). */
+  markRetired(record: number): number {
+    this.checkLiveRecord(record);
+    setRecordState(this.words, record, RECORD_FREE);
+    return record;
+  }
+
+  /** release puts a retired record's chunk on its span's free list (the commit of its transaction). */
+  release(record: number): void {
+    const span = this.heap.spanOfChunk(record);
+    if (span === 0) throw corrupt(`the record at ${hex(record)} is not a record chunk of a RECORDS span`);
+    this.heap.freeChunk(record, spanParam(this.words, span), span);
   }
 
   /**

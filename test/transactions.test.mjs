@@ -1,0 +1,238 @@
+// set, get, update, transaction and clear: their contracts, what a throw undoes, and the limits.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DataStore } from 'slabkv';
+import { scratch, throwsCode, withClock } from './helpers.mjs';
+
+const tmp = scratch();
+test.after(() => tmp.remove());
+let n = 0;
+const fresh = (options) => new DataStore(tmp.file(`tx-${n++}.slabkv`), options);
+
+test('set creates a key or replaces its value; without a ttl the key no longer expires', () => {
+  const db = fresh();
+  db.set('a', { v: 1 });
+  assert.equal(db.get('a'), { v: 1 });
+  db.set('a', { v: 2, pad: 'x'.repeat(3000) }); // another size class
+  assert.equal(db.get('a'), { v: 2, pad: 'x'.repeat(3000) });
+  db.set('a', { v: 3 }, 60);
+  const expiresAt = db.expiresAt('a');
+  assert.ok(expiresAt > Date.now() + 50_000 && expiresAt <= Date.now() + 60_000);
+  db.set('a', { v: 4 });
+  assert.is(db.expiresAt('a'), null, 'set without a ttl clears the expiry, as Redis SET');
+  db.set('b', { v: 1 }, { expiresAt: Date.now() + 5000 });
+  assert.ok(db.expiresAt('b') !== null);
+  assert.is(db.count, 2);
+  assert.ok(db.verify().ok);
+  db.close();
+});
+
+test('set over an expired key makes it live again; get of a missing or expired key is undefined', () => {
+  const db = fresh();
+  db.set('t', { v: 1 }, 1);
+  assert.is(db.get('nothing'), undefined);
+  withClock(2000, () => {
+    assert.is(db.get('t'), undefined);
+    db.set('t', { v: 2 });
+    assert.equal(db.get('t'), { v: 2 });
+  });
+  db.close();
+});
+
+test('a refused set or get changes nothing and says why', () => {
+  const db = fresh();
+  db.set('a', { v: 1 });
+  throwsCode(() => db.get(''), 'KEY_INVALID');
+  throwsCode(() => db.get('k'.repeat(33)), 'KEY_TOO_LONG');
+  throwsCode(() => db.set('a', [1]), 'VALUE_INVALID');
+  throwsCode(() => db.set('a', { big: 'x'.repeat(16400) }), 'VALUE_TOO_LARGE');
+  throwsCode(() => db.set('a', { v: 2 }, 0), 'TTL_INVALID');
+  throwsCode(() => db.set('a', { v: 2 }, { expiresAt: 1 }), 'TTL_INVALID');
+  assert.equal(db.get('a'), { v: 1 });
+  assert.is(db.expiresAt('a'), null);
+  db.close();
+});
+
+test('update reads, changes and writes one key atomically; it keeps the expiry unless given one', () => {
+  const db = fresh();
+  assert.equal(db.update('c', (v) => ({ n: (v?.n ?? 0) + 1 })), { n: 1 });
+  db.update('c', (v) => ({ n: v.n + 1 }));
+  assert.equal(db.get('c'), { n: 2 });
+  db.set('t', { n: 1 }, 100);
+  const expiresAt = db.expiresAt('t');
+  db.update('t', (v) => ({ n: v.n + 1 }));
+  assert.is(db.expiresAt('t'), expiresAt, 'the expiry is kept');
+  db.update('t', (v) => ({ n: v.n + 1 }), 1000);
+  assert.ok(db.expiresAt('t') > expiresAt);
+  assert.is(db.update('t', () => undefined), undefined);
+  assert.is(db.has('t'), false, 'undefined deletes the key');
+  assert.is(db.update('absent', () => undefined), undefined);
+  assert.is(db.has('absent'), false, 'and leaves an absent key absent');
+  db.close();
+});
+
+test('update: fn may use the store; a throw, a bad value or a promise changes nothing', () => {
+  const db = fresh();
+  db.set('c', { n: 1 });
+  db.update('c', (v) => { db.set('side', { seen: v.n }); return { n: v.n + 1 }; });
+  assert.equal(db.get('side'), { seen: 1 });
+  assert.throws(() => db.update('c', () => { db.set('side', { seen: 99 }); throw new Error('no'); }), /no/);
+  assert.equal(db.get('c'), { n: 2 });
+  assert.equal(db.get('side'), { seen: 1 });
+  throwsCode(() => db.update('c', () => [1]), 'VALUE_INVALID');
+  let ran = false;
+  throwsCode(() => db.update('c', async () => { ran = true; return { n: 0 }; }), 'TRANSACTION_INVALID');
+  assert.is(ran, false, 'an async function is refused before it runs');
+  throwsCode(() => db.update('c', () => Promise.resolve({ n: 0 })), 'TRANSACTION_INVALID');
+  throwsCode(() => db.update('c', 'not a function'), 'OPTION_INVALID');
+  throwsCode(() => db.update('c', (v) => v, 0), 'TTL_INVALID');
+  assert.equal(db.get('c'), { n: 2 });
+  db.close();
+});
+
+test('transaction commits every change at once and returns what fn returns', () => {
+  const db = fresh();
+  db.set('keep', { v: 0 });
+  db.set('gone', { v: 0 });
+  const result = db.transaction(() => {
+    db.create('new', { v: 1 });
+    db.set('keep', { v: 1 });
+    db.delete('gone');
+    assert.equal(db.get('keep'), { v: 1 }, 'reads inside see the transaction');
+    assert.is(db.has('gone'), false);
+    assert.equal([...db.keys()].sort(), ['keep', 'new']);
+    assert.is(db.count, 2);
+    return 42;
+  });
+  assert.is(result, 42);
+  assert.equal([...db.entries()].sort(), [['keep', { v: 1 }], ['new', { v: 1 }]]);
+  assert.ok(db.verify().ok);
+  db.close();
+});
+
+test('a transaction that throws, its own error or an uncaught refusal, changes nothing', () => {
+  const db = fresh();
+  for (let i = 0; i < 100; i++) db.set(`k${i}`, { i });
+  const before = [...db.entries()];
+  assert.throws(() => db.transaction(() => {
+    for (let i = 0; i < 100; i += 2) db.delete(`k${i}`);
+    for (let i = 1; i < 100; i += 2) db.set(`k${i}`, { i: -i, pad: 'p'.repeat(i * 30) });
+    for (let i = 100; i < 3000; i++) db.create(`k${i}`, { i }); // the index doubles inside the transaction
+    throw new Error('changed my mind');
+  }), /changed my mind/);
+  assert.equal([...db.entries()], before);
+  throwsCode(() => db.transaction(() => {
+    db.set('k1', { i: 'changed' });
+    db.create('k2', { i: 'again' }); // KEY_EXISTS, not caught
+  }), 'KEY_EXISTS');
+  assert.equal(db.get('k1'), { i: 1 });
+  assert.is(db.count, 100);
+  assert.ok(db.verify().ok);
+  const report = db.verify();
+  assert.is(report.records, 100);
+  db.close();
+});
+
+test('a refusal caught inside a transaction changes nothing by itself, and the transaction goes on', () => {
+  const db = fresh();
+  db.set('a', { v: 1 });
+  db.transaction(() => {
+    db.set('b', { v: 2 });
+    throwsCode(() => db.create('a', { v: 9 }), 'KEY_EXISTS');
+    throwsCode(() => db.delete('zz'), 'KEY_NOT_FOUND');
+  });
+  assert.equal(db.get('a'), { v: 1 });
+  assert.equal(db.get('b'), { v: 2 });
+  db.close();
+});
+
+test('a nested transaction is a savepoint: its throw undoes only its own changes', () => {
+  const db = fresh();
+  db.transaction(() => {
+    db.set('outer', { v: 1 });
+    assert.throws(() => db.transaction(() => {
+      db.set('inner', { v: 1 });
+      db.set('outer', { v: 2 });
+      db.delete('outer');
+      throw new Error('inner fails');
+    }), /inner fails/);
+    assert.equal(db.get('outer'), { v: 1 });
+    assert.is(db.has('inner'), false);
+    db.transaction(() => db.set('inner2', { v: 1 }));
+  });
+  assert.equal([...db.keys()].sort(), ['inner2', 'outer']);
+  db.close();
+});
+
+test('inside a transaction: close is REENTRANT_CALL, verify and flush too; an async fn never runs', () => {
+  const db = fresh();
+  const other = new DataStore(db.path); // another handle on the same store, same thread: part of the transaction
+  db.transaction(() => {
+    db.set('a', { v: 1 });
+    other.set('b', { v: 1 });
+    assert.equal(other.get('a'), { v: 1 });
+    throwsCode(() => db.close(), 'REENTRANT_CALL');
+    throwsCode(() => other.close(), 'REENTRANT_CALL');
+    throwsCode(() => db.verify(), 'REENTRANT_CALL');
+    throwsCode(() => db.flush(), 'REENTRANT_CALL');
+  });
+  assert.equal(db.get('b'), { v: 1 });
+  let ran = false;
+  throwsCode(() => db.transaction(async () => { ran = true; }), 'TRANSACTION_INVALID');
+  throwsCode(() => db.transaction(() => { db.set('c', { v: 1 }); return Promise.resolve(1); }), 'TRANSACTION_INVALID');
+  assert.is(ran, false);
+  assert.is(db.has('c'), false, 'a transaction that returned a promise is undone');
+  throwsCode(() => db.transaction(), 'OPTION_INVALID');
+  other.close();
+  db.close();
+});
+
+test('clear removes every key at once; inside a transaction that throws it is undone', () => {
+  const db = fresh();
+  for (let i = 0; i < 20000; i++) db.set(`c${i}`, { i }, i % 2 === 0 ? 3600 : undefined);
+  assert.throws(() => db.transaction(() => { db.clear(); assert.is(db.count, 0); db.set('x', {}); throw new Error('undo'); }), /undo/);
+  assert.is(db.count, 20000);
+  assert.equal(db.get('c19999'), { i: 19999 });
+  assert.ok(db.verify().ok);
+  db.clear();
+  assert.is(db.count, 0);
+  assert.equal([...db.keys()], []);
+  assert.ok(db.verify().ok);
+  db.set('after', { v: 1 });
+  db.close();
+  const again = new DataStore(db.path);
+  assert.equal([...again.keys()], ['after']);
+  assert.ok(again.verify().ok);
+  again.close();
+});
+
+test('a transaction holds 1,000,000 changes', () => {
+  const db = fresh();
+  db.transaction(() => { for (let i = 0; i < 1_000_000; i++) db.create(`m${i}`, { i }); });
+  assert.is(db.count, 1_000_000);
+  assert.equal(db.get('m999999'), { i: 999999 });
+  db.close();
+});
+
+test('a transaction past the file limit fails with STORE_FULL and changes nothing', () => {
+  const db = fresh({ maxFileSize: 4096 + 65536 * 8 });
+  for (let i = 0; i < 100; i++) db.set(`s${i}`, { i });
+  throwsCode(() => db.transaction(() => {
+    for (let i = 0; ; i++) db.set(`s${i % 200}`, { i, pad: 'f'.repeat(2000) });
+  }), 'STORE_FULL');
+  assert.is(db.count, 100);
+  for (let i = 0; i < 100; i++) assert.equal(db.get(`s${i}`), { i });
+  assert.ok(db.verify().ok);
+  db.set('after', { v: 1 }); // and the store goes on
+  db.close();
+});
+
+test('typed values: get and read return the type the store was made for', () => {
+  /** @type {DataStore<{ name: string }>} */
+  const db = fresh();
+  db.set('u', { name: 'ada' });
+  assert.is(db.get('u').name, 'ada');
+  db.close();
+});
+
+test.run();
