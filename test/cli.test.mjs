@@ -288,4 +288,18 @@ test('repair rebuilds a store whose change met damage and prints its report', ()
   assert.is(slabkv(['verify', '--file', file]).code, 0);
 });
 
+test('load is all or nothing even when entries it made have expired by the time it is refused', () => {
+  const file = storeOf('expiring-load.slabkv', 3);
+  const soon = Date.now() + 1500;
+  const entries = Array.from({ length: 50 }, (_, i) => JSON.stringify({ key: `soon:${i}`, value: { i }, expiresAt: soon })).join('\n');
+  // The refusing line arrives after the entries above have expired: the load undoes them all the same.
+  const script = `printf '%s\n' "$1"; sleep 2; printf '%s\n' '{"key":"k:1","value":{}}'`;
+  const result = spawnSync('bash', ['-c', `(${script}) | "$0" load --file "$2"`, CLI, entries, file], { encoding: 'utf8', timeout: 30000 });
+  assert.is(result.status, 31, result.stderr);
+  const db = new DataStore(file);
+  assert.equal([...db.keys()].sort(), ['k:0', 'k:1', 'k:2']);
+  assert.is(db.stats().records, 3, 'no record of the refused load is left, expired or not');
+  db.close();
+});
+
 test.run();

@@ -66,54 +66,53 @@ export interface LoadResult { loaded: number; skippedExpired: number; alreadyThe
 
 /**
  * loadEntries creates the entries of dump lines, each with its exact expiresAt, skipping those whose expiresAt has
- * passed. All or nothing while it runs: a bad line, a key that appears twice or already exists, or a failed create
- * undoes every entry made (LoadError names the line). With resume, entries already in the store with the same value
- * and expiresAt are skipped, which finishes a load cut short by a kill.
+ * passed. One transaction, so all or nothing, across a crash too: a bad line, a key that appears twice or already
+ * exists, or a failed create undoes every entry made (LoadError names the line). With resume, entries already in
+ * the store with the same value and expiresAt are skipped, which finishes a load made in parts.
  */
 export function loadEntries(db: DataStore, lines: { readLine(): string | null; readonly number: number }, resume: boolean, onProgress?: (entries: number) => void): LoadResult {
+  return db.transaction(() => loadAll(db, lines, resume, onProgress));
+}
+
+function loadAll(db: DataStore, lines: { readLine(): string | null; readonly number: number }, resume: boolean, onProgress?: (entries: number) => void): LoadResult {
   const seen = new Set<string>();
-  const made: string[] = [];
+  let loaded = 0;
   let skippedExpired = 0;
   let alreadyThere = 0;
   const refuse = (message: string): never => { throw new LoadError(`line ${lines.number}: ${message}`); };
-  try {
-    for (let text = lines.readLine(); text !== null; text = lines.readLine()) {
-      if (text.trim() === '') continue;
-      let entry: { key?: unknown; value?: unknown; expiresAt?: unknown };
-      try { entry = JSON.parse(text); } catch (error) { return refuse(`not JSON (${(error as Error).message})`); }
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return refuse('not a JSON object');
-      let json: string;
-      try {
-        checkKey(entry.key);
-        json = encodeValue(entry.value).json;
-      } catch (error) {
-        return refuse(error instanceof DataStoreError ? `${error.code}: ${error.message}` : String(error));
-      }
-      const key = entry.key;
-      const { expiresAt = null } = entry;
-      if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt > 0)) return refuse('expiresAt must be null or milliseconds since the epoch');
-      if (seen.has(key)) return refuse(`key ${JSON.stringify(key)} appears twice`);
-      seen.add(key);
-      if (isExpired(expiresAt ?? 0, Date.now())) { skippedExpired++; continue; }
-      if (db.has(key)) {
-        if (resume && db.readText(key) === json && db.expiresAt(key) === expiresAt) { alreadyThere++; continue; }
-        return refuse(`key ${JSON.stringify(key)} already exists in the store${resume ? ' with another value or expiry' : ''}`);
-      }
-      try {
-        db.create(key, entry.value as never, expiresAt === null ? undefined : { expiresAt });
-      } catch (error) {
-        // It expired between the check above and the create: skipped as the others.
-        if (hasCode(error, 'TTL_INVALID')) { skippedExpired++; continue; }
-        throw error;
-      }
-      made.push(key);
-      if (made.length % PROGRESS_EVERY === 0) onProgress?.(made.length);
+  for (let text = lines.readLine(); text !== null; text = lines.readLine()) {
+    if (text.trim() === '') continue;
+    let entry: { key?: unknown; value?: unknown; expiresAt?: unknown };
+    try { entry = JSON.parse(text); } catch (error) { return refuse(`not JSON (${(error as Error).message})`); }
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return refuse('not a JSON object');
+    let json: string;
+    try {
+      checkKey(entry.key);
+      json = encodeValue(entry.value).json;
+    } catch (error) {
+      return refuse(error instanceof DataStoreError ? `${error.code}: ${error.message}` : String(error));
     }
-  } catch (error) {
-    for (const key of made) db.delete(key);
-    throw error;
+    const key = entry.key;
+    const { expiresAt = null } = entry;
+    if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt > 0)) return refuse('expiresAt must be null or milliseconds since the epoch');
+    if (seen.has(key)) return refuse(`key ${JSON.stringify(key)} appears twice`);
+    seen.add(key);
+    if (isExpired(expiresAt ?? 0, Date.now())) { skippedExpired++; continue; }
+    if (db.has(key)) {
+      if (resume && db.readText(key) === json && db.expiresAt(key) === expiresAt) { alreadyThere++; continue; }
+      return refuse(`key ${JSON.stringify(key)} already exists in the store${resume ? ' with another value or expiry' : ''}`);
+    }
+    try {
+      db.create(key, entry.value as never, expiresAt === null ? undefined : { expiresAt });
+    } catch (error) {
+      // It expired between the check above and the create: skipped as the others.
+      if (hasCode(error, 'TTL_INVALID')) { skippedExpired++; continue; }
+      throw error;
+    }
+    loaded++;
+    if (loaded % PROGRESS_EVERY === 0) onProgress?.(loaded);
   }
-  return { loaded: made.length, skippedExpired, alreadyThere };
+  return { loaded, skippedExpired, alreadyThere };
 }
 
 /**
