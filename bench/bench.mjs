@@ -15,6 +15,7 @@ import { chart } from './chart.mjs';
 import { lookupFloor } from './floor.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
 import { parallelReads, parallelReport, threadGroups } from './parallel-reads.mjs';
+import { changingValues, changesReport } from './changes.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 3;
@@ -313,6 +314,8 @@ async function main() {
     log(`throughput at ${n} keys`);
     results.throughput[n] = await throughput(n);
   }
+  log('changing values: transactions, set, update, get');
+  results.changes = changingValues(ROOT, QUICK ? [100_000] : [200_000, 1_000_000], ROUNDS, key, value);
   const big = SIZES.at(-1);
   log('the floor of a lookup: a bare index in plain JavaScript against a Map');
   results.floor = lookupFloor(Array.from({ length: big }, (_, i) => key(i)), shuffled(big), ROUNDS);
@@ -370,6 +373,7 @@ function report(r, started) {
   goal(r.latency.max < 5, `max create latency while the table grows, ${r.latency.n} keys, under 5 ms: ${r.latency.max.toFixed(2)} ms (after the first create, which pays the msync of the "open" mark: ${r.latency.first.toFixed(2)} ms)`);
   goal(s.readText >= 3 * s.read, `readText ≥ 3× read: ${ratio(s.readText, s.read)}`);
   goal(s.readText >= 0.6 * t['Map+JSON'].readText, `readText ≥ 0.6× a Map of JSON text's get: ${ratio(s.readText, t['Map+JSON'].readText)} (the floor of any such lookup here: a bare index's has in plain JavaScript, bench/floor.mjs, runs at ${ratio(r.floor.bareHas, r.floor.mapGet)} a Map's get)`);
+  const changesLines = changesReport(r.changes, goal, fmt);
   const lifecycleLines = lifecycleReport(r.lifecycle, goal);
   const parallelLines = parallelReport(r.parallel, goal, fmt);
   const f = r.fill;
@@ -386,6 +390,7 @@ function report(r, started) {
     for (const [name, row] of Object.entries(tn)) lines.push(`| ${name} | ${ops.map((op) => (row[op] ? fmt(row[op]) : '')).join(' | ')} |`);
     lines.push('', `slabkv against each, same run: ${Object.keys(tn).filter((x) => x !== 'slabkv').map((x) => `${x}: create ${ratio(tn.slabkv.create, tn[x].create)}, read ${ratio(tn.slabkv.read, tn[x].read)}, has ${ratio(tn.slabkv['has (miss)'], tn[x]['has (miss)'])}, delete ${ratio(tn.slabkv.delete, tn[x].delete)}`).join('; ')}.`, '');
   }
+  lines.push(...changesLines);
   lines.push('## slabkv alone', '');
   lines.push(`- **Create latency while the table grows** (${r.latency.n} creates into an empty store, bucket array doubling incrementally from 4096 to ${r.latency.buckets} buckets): p50 ${(r.latency.p50 * 1000).toFixed(1)} µs, p99 ${(r.latency.p99 * 1000).toFixed(1)} µs, p99.9 ${(r.latency.p999 * 1000).toFixed(1)} µs, max ${r.latency.max.toFixed(2)} ms (at create #${r.latency.slowestAt}; the max includes any GC pause and file growth). The first create of the session, which also writes the file's "open" mark to disk, took ${r.latency.first.toFixed(2)} ms.`);
   lines.push(`- **Memory:** JS heap growth after loading ${r.latency.n} keys: ${(r.latency.heapGrowth / 1e6).toFixed(2)} MB; RSS ${mb(r.latency.rss)} (mapped file pages count in RSS: they are the OS's page cache); file ${mb(r.latency.fileBytes)}.`);
