@@ -1,4 +1,5 @@
-// Model-based test: random creates, reads, has, deletes, expiresAt and clock moves against a Map oracle, with keys
+// Model-based test: random creates, sets, updates, gets, reads, has, deletes, expiresAt, transactions (committed and
+// undone), clears and clock moves against a Map oracle, with keys
 // chosen to collide in the bucket array, keys whose home bucket is the last ones (probes wrap to bucket 0), enough
 // keys to double the bucket array and operations during the incremental rehash, close and reopen, and verify()
 // every VERIFY_EVERY operations.
@@ -107,7 +108,7 @@ function run(seed, path) {
   const model = new Map(); // key -> { text, expiresAt }
   let clock = START;
   let fillerNext = 0;
-  const coverage = { collideLive: 0, wrapped: false, doubled: false, rehashOps: 0, expired: 0, twinsLive: false, reopened: 0, verified: 0 };
+  const coverage = { collideLive: 0, wrapped: false, doubled: false, rehashOps: 0, expired: 0, twinsLive: false, reopened: 0, verified: 0, transactions: 0, undone: 0, cleared: 0 };
   const log = [];
   let db = new DataStore(path);
 
@@ -180,6 +181,68 @@ function run(seed, path) {
     }
   }
 
+  function set(key) {
+    const v = value();
+    const ttl = random() < 0.3 ? 1 + Math.floor(random() * 20) : undefined;
+    const got = code(() => db.set(key, v, ttl));
+    log.push(`set ${JSON.stringify(key)} ttl ${ttl} -> ${got}`);
+    assert.is(got, null, `set of ${key}`);
+    model.set(key, { text: JSON.stringify(v), expiresAt: ttl === undefined ? 0 : clock + ttl * 1000 });
+  }
+
+  function get(key) {
+    const entry = model.get(key);
+    const got = db.get(key);
+    log.push(`get ${JSON.stringify(key)}`);
+    if (isLive(entry)) assert.is(JSON.stringify(got), entry.text, `get of live ${key}`);
+    else assert.is(got, undefined, `get of absent ${key}`);
+  }
+
+  /** update: adds one to n, or deletes the key (one time in five), keeping its expiry unless given a new one. */
+  function update(key) {
+    const entry = model.get(key);
+    const drop = random() < 0.2;
+    const ttl = random() < 0.2 ? 1 + Math.floor(random() * 20) : undefined;
+    let seen;
+    const stored = db.update(key, (current) => {
+      seen = current;
+      return drop ? undefined : { ...(current ?? { s: '' }), n: (current?.n ?? 0) + 1 };
+    }, ttl);
+    log.push(`update ${JSON.stringify(key)} drop ${drop} ttl ${ttl}`);
+    assert.is(JSON.stringify(seen), isLive(entry) ? entry.text : undefined, `update of ${key} saw the value`);
+    if (drop) { model.delete(key); return; }
+    const expiresAt = ttl !== undefined ? clock + ttl * 1000 : isLive(entry) ? entry.expiresAt : 0;
+    model.set(key, { text: JSON.stringify(stored), expiresAt });
+  }
+
+  /** transaction: a few random operations inside one, committed, or undone by a throw (one time in three). */
+  function transaction(mode) {
+    const saved = new Map(model);
+    const undo = random() < 0.35;
+    const count = 1 + Math.floor(random() * 12);
+    log.push(`transaction of ${count} ${undo ? '(undone)' : ''}`);
+    const thrown = new Error('undo');
+    try {
+      db.transaction(() => {
+        for (let i = 0; i < count; i++) step(mode, true);
+        if (undo) throw thrown;
+      });
+    } catch (error) {
+      if (error !== thrown) throw error;
+      model.clear();
+      for (const [key, entry] of saved) model.set(key, entry);
+      coverage.undone++;
+    }
+    coverage.transactions++;
+  }
+
+  function clear() {
+    log.push('clear');
+    db.clear();
+    model.clear();
+    coverage.cleared++;
+  }
+
   function tick() {
     const r = random();
     const step = r < 0.6 ? Math.floor(random() * 200) : r < 0.95 ? Math.floor(random() * 3000) : Math.floor(random() * 30_000);
@@ -202,19 +265,27 @@ function run(seed, path) {
     coverage.verified++;
   }
 
-  /** step: one random operation; `grow` makes filler creates likely, `shrink` makes filler deletes likely. */
-  function step(mode) {
+  /**
+   * step: one random operation; `grow` makes filler creates likely, `shrink` makes filler deletes likely. Inside a
+   * transaction the clock stands still and there is no nested transaction or clear.
+   */
+  function step(mode, inTransaction = false) {
     const r = random();
-    if (r < 0.08) return tick();
+    if (r < 0.08 && !inTransaction) return tick();
+    if (r < 0.1 && !inTransaction) return transaction(mode);
+    if (r < 0.1003 && !inTransaction && mode !== 'grow') return clear();
     const key = random() < (mode === 'grow' ? 0.3 : 0.6) ? pick(special)
       : mode === 'grow' && random() < 0.7 ? `f${fillerNext++}` : `f${Math.floor(random() * Math.max(1, fillerNext))}`;
     const op = random();
     const createShare = mode === 'grow' ? 0.6 : mode === 'shrink' ? 0.1 : 0.35;
     const deleteShare = mode === 'shrink' ? 0.5 : 0.2;
-    if (op < createShare) create(key);
+    if (op < createShare * 0.7) create(key);
+    else if (op < createShare * 0.85) set(key);
+    else if (op < createShare) update(key);
     else if (op < createShare + deleteShare) remove(key);
-    else if (op < createShare + deleteShare + 0.15) has(key);
-    else if (op < createShare + deleteShare + 0.2) expiresAt(key);
+    else if (op < createShare + deleteShare + 0.12) has(key);
+    else if (op < createShare + deleteShare + 0.17) expiresAt(key);
+    else if (op < createShare + deleteShare + 0.22) get(key);
     else read(key);
   }
 
@@ -287,6 +358,7 @@ test(`random operations against a Map oracle (seed ${SEED})`, () => {
   assert.ok(coverage.collideLive >= 10, `at most ${coverage.collideLive} colliding keys live at once`);
   assert.ok(coverage.expired > 0, 'a create replaced an expired key');
   assert.ok(coverage.verified >= 20, `${coverage.verified} verify checkpoints`);
+  assert.ok(coverage.transactions >= 50 && coverage.undone >= 10, `${coverage.transactions} transactions, ${coverage.undone} undone`);
 });
 
 test.run();

@@ -111,10 +111,32 @@ export function demo(path: string): number {
       if (error.code === 'NO_SUCH_CODE') void code;
     }
   }
+  db.set('user:1', { name: 'Ada' }, { expiresAt: Date.now() + 1000 });
+  const maybe: JsonObject | undefined = db.get('user:1');
+  db.update('counter', (current) => ({ n: typeof current?.['n'] === 'number' ? current['n'] + 1 : 1 }));
+  const inside: number = db.transaction(() => { db.delete('user:1'); return 1; });
+  db.clear();
   db.flush();
   db.close();
-  void [value, text, recovered, report.ok, space, expires, db.path, db.count, db.has('x')];
+  void [value, text, recovered, report.ok, space, expires, db.path, db.count, db.has('x'), maybe, inside];
   return stats.keys;
+}
+
+// Typed values: an interface is accepted, and get, read, set and update carry it.
+interface User { name: string; visits: number }
+export function typed(path: string): number {
+  const users = new DataStore<User>(path);
+  users.set('u:1', { name: 'Ada', visits: 1 });
+  const user: User | undefined = users.get('u:1');
+  const visits: number = users.read('u:1').visits;
+  const after: User | undefined = users.update('u:1', (current) => current && { ...current, visits: current.visits + 1 });
+  for (const [key, value] of users.entries()) void [key, value.visits];
+  // @ts-expect-error a User has visits
+  users.set('u:2', { name: 'Grace' });
+  // @ts-expect-error get may miss
+  const sure: User = users.get('u:1');
+  users.close();
+  return visits + (user?.visits ?? 0) + (after?.visits ?? 0) + (sure ? 0 : 1);
 }
 ${extra}`;
 const publicTypes = 'type DataStoreOptions, type DataStoreStats, type ErrorCode, type JsonObject, type RecoveryReport, type VerifyReport, type ClassSpace';
