@@ -246,7 +246,7 @@ export class DataStore<V extends object = JsonObject> {
     const store = this.#store;
     if (store === null) return;
     // From inside another call on this store (a callback, a transaction), closing would unmap the file under it.
-    if (store.lock.heldByThisThread() || store.transaction.depth > 0) throw reentrantCall();
+    if (store.inCall()) throw reentrantCall();
     this.#store = null;
     store.release();
   }

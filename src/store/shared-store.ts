@@ -232,6 +232,11 @@ export class SharedStore {
     this.file.flushHeader();
   }
 
+  /** inCall tells whether this thread is inside a call on the store: holding its lock, or in a transaction. */
+  inCall(): boolean {
+    return this.transaction.depth > 0 || this.lock.heldByThisThread();
+  }
+
   /**
    * beginChange opens a change: the sequence goes odd, so that readers without the lock retry or wait, and busy
    * says a change is under way (found so by the next holder of the lock, its maker died). Lock held.
