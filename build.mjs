@@ -3,7 +3,7 @@
 // the CLI, and the public declarations: dist/index.d.ts for `import`, dist/index.d.cts for `require`.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import ts from 'typescript5';
@@ -38,6 +38,7 @@ try {
   writeFileSync('dist/index.d.cts', `${header}${text}\n`);
   writeFileSync('dist/index.d.ts', `${header}${text}\ndeclare const slabkv: { ${values.map((v) => `${v}: typeof ${v}`).join('; ')} };\nexport default slabkv;\n`);
   writeFileSync('dist/index.mjs', `import slabkv from './index.cjs';\nexport const { ${valueList} } = slabkv;\nexport default slabkv;\n`);
+  formatDeclarations(join(scratch, 'format'), 'dist/format');
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
@@ -107,6 +108,20 @@ function publicApi(entry) {
   const leak = /\b(Buffer|NodeJS)\b|import\(/.exec(text);
   if (leak) throw new Error(`build: the public declarations refer to ${leak[0]}, which a consumer without @types/node lacks`);
   return { text, values };
+}
+
+/**
+ * formatDeclarations copies the declarations of src/format (which imports nothing outside itself) for
+ * `slabkv/format`, a CommonJS bundle: as .d.cts files whose imports name .cjs, so that `require` and `import`
+ * consumers alike read them as the declarations of a CommonJS module.
+ */
+function formatDeclarations(from, to) {
+  mkdirSync(to, { recursive: true });
+  for (const name of readdirSync(from).filter((f) => f.endsWith('.d.ts'))) {
+    const text = readFileSync(join(from, name), 'utf8').replace(/(from '\.\/[\w-]+)\.js'/g, "$1.cjs'");
+    if (/from '\.\.\//.test(text)) throw new Error(`build: src/format/${name} imports from outside src/format`);
+    writeFileSync(join(to, name.replace(/\.d\.ts$/, '.d.cts')), text);
+  }
 }
 
 function declaredName(statement) {
