@@ -43,4 +43,33 @@ test('transfers in transactions from two threads; readers in two more never see 
   db.close();
 });
 
+test('a worker thread terminated inside a transaction leaves none of it: the next thread to take the lock undoes it', async () => {
+  const path = tmp.file('terminated.slabkv');
+  const db = new DataStore(path);
+  db.set('before', { v: 1 });
+  const inside = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(`
+    const { workerData: { path, inside } } = require('node:worker_threads');
+    const { DataStore } = require('slabkv');
+    const db = new DataStore(path);
+    db.transaction(() => {
+      for (let i = 0; i < 5000; i++) db.set('t' + i, { i });
+      db.set('before', { v: 2 });
+      db.delete('before');
+      Atomics.store(inside, 0, 1);
+      Atomics.notify(inside, 0);
+      Atomics.wait(inside, 0, 1); // until terminated
+    });`, { eval: true, workerData: { path, inside } });
+  const exited = new Promise((resolve) => worker.on('exit', resolve));
+  while (Atomics.load(inside, 0) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  await worker.terminate();
+  await exited;
+  assert.equal(db.get('before'), { v: 1 }, 'a read waits for the dead thread\'s lock, then sees the store before the transaction');
+  assert.is(db.has('t0'), false);
+  db.set('after', { v: 1 });
+  assert.equal([...db.keys()].sort(), ['after', 'before']);
+  assert.ok(db.verify().ok);
+  db.close();
+});
+
 test.run();
