@@ -70,7 +70,7 @@ export interface DataStoreOptions {
   maxFileSize?: number;
   /**
    * 'flush' (default): changes reach the disk at flush() and close(), and whenever the OS writes pages back; they
-   * survive a crash of the process at once. 'always': every create and delete is on disk before it returns.
+   * survive a crash of the process at once. 'always': every change (a create, set, update, delete or transaction) is on disk before it returns.
    */
   durability?: 'flush' | 'always';
   /**
