@@ -7,7 +7,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import {
-  BUSY_CHANGING, BUSY_IDLE, HEADER_SIZE, Header, MAX_FILE_SIZE, STATE_CLEAN, STATE_OPEN, STATE_REPAIRING,
+  BUSY_CHANGING, BUSY_IDLE, FORMAT_VERSION, HEADER_SIZE, Header, MAX_FILE_SIZE, READ_VERSION, STATE_CLEAN, STATE_OPEN,
+  STATE_REPAIRING,
 } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
@@ -23,7 +24,7 @@ import { MappedFile } from './mapped-file.js';
 import { StoreLock } from './lock.js';
 import { createEmptyFile, initializeStore, isUnfinishedStore } from './create.js';
 import { upgradeStoreFile } from './upgrade.js';
-import { isPreviousVersion, upgradeInPlace } from './upgrade-in-place.js';
+import { isPreviousVersion, upgradedHeader } from './upgrade-in-place.js';
 import { crashPoint } from './crash-points.js';
 import { openMarkOf } from './open-mark.js';
 import { Transaction } from './transaction.js';
@@ -99,8 +100,8 @@ export class SharedStore {
         }
         const head = Buffer.alloc(HEADER_SIZE);
         fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
-        if (isPreviousVersion(head, size)) upgradeInPlace(fd, realPath, head, size, repair); // version 2: checked, then made version 3
-        const plan = checkBeforeMapping(head, size, repair);
+        // A version 2 header is checked as the version 3 header its first change makes it (upgrade-in-place.ts).
+        const plan = checkBeforeMapping(isPreviousVersion(head, size) ? upgradedHeader(head, size, repair) : head, size, repair);
         if (plan === 'upgrade') {
           upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
           native.setupLeave(lockId, 0, 1);
@@ -140,9 +141,12 @@ export class SharedStore {
     } else if (isClean(this.file.bytes)) {
       this.table.checkIndex();
     } else if (!this.#survivedIntact(sizeOnDisk)) {
-      this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
+      this.recovered = rebuild(this.table, Date.now(), sizeOnDisk); // refuses, writing nothing, or rebuilds
+      this.#writeVersion();
       this.file.flush();
       this.#writeOpenMark();
+    } else {
+      this.#writeVersion();
     }
     // Run-time fields, outside the header checksum: changing them leaves a clean file clean. (The sequence is odd
     // only in a file left open in the middle of a change; a closed file has it even.)
@@ -224,7 +228,17 @@ export class SharedStore {
     if (headerField(this.file.words, Header.state) === STATE_OPEN) return;
     setHeaderField(this.file.words, Header.state, STATE_OPEN);
     crashPoint('mark-open.state');
+    this.#writeVersion();
     this.#writeOpenMark();
+  }
+
+  /**
+   * #writeVersion makes a version 2 file version 3 (upgrade-in-place.ts), in a file in state 1 only (the fields lie
+   * inside the closed checksum): from here on it may hold what version 2 readers would misread.
+   */
+  #writeVersion(): void {
+    setHeaderField(this.file.words, Header.formatVersion, FORMAT_VERSION);
+    setHeaderField(this.file.words, Header.readVersion, READ_VERSION);
   }
 
   #writeOpenMark(): void {

@@ -1,17 +1,14 @@
 /**
  * Version 2 to version 3 in place (spec section 13). Version 3 gave record states 2 and 3 and the header's commit
  * field their meaning: a version 2 file has neither (its writer wrote no such state, and zeros at offset 636), so
- * it is a version 3 file as it stands but for the version fields. The upgrade rewrites them, and in a cleanly
- * closed file the checksum, in the header's first 512-byte sector: one write, which a crash leaves whole or not
- * at all (section 14), so the file says version 2 or version 3 and nothing is lost either way.
+ * it is a version 3 file as it stands but for the version fields. An open checks a version 2 header as the version
+ * 3 header it will become (upgradedHeader, in memory: a refused open writes nothing, and one that only reads leaves
+ * the file as it was); the version fields are written by the session's first change, right after state = 1
+ * (SharedStore.markOpen), or when a file left open is resumed or rebuilt, before anything of version 3 can be.
  */
-import * as fs from 'node:fs';
 import { FORMAT_VERSION, HEADER_SIZE, Header, MAGIC, PREVIOUS_VERSION, READ_VERSION } from '../format/layout.js';
 import { checkCleanHeader, checkIdentity, headerChecksum, isClean, readU32, writeU32 } from '../format/header.js';
-import { DataStoreError, ioError } from '../errors.js';
-
-/** The first sector of the header, which holds every field the upgrade writes. */
-const FIRST_SECTOR = 512;
+import { DataStoreError } from '../errors.js';
 
 /** isPreviousVersion: the bytes start a slabkv file of version 2, which is upgraded in place. */
 export function isPreviousVersion(head: Uint8Array, size: number): boolean {
@@ -40,16 +37,4 @@ export function upgradedHeader(head: Uint8Array, size: number, repair: boolean):
     if (problem) throw new DataStoreError(problem.code, problem.message);
   }
   return upgraded;
-}
-
-/** upgradeInPlace writes the upgraded header's first sector and syncs it; head becomes the upgraded header. */
-export function upgradeInPlace(fd: number, path: string, head: Buffer, size: number, repair: boolean): void {
-  const upgraded = upgradedHeader(head, size, repair);
-  try {
-    fs.writeSync(fd, upgraded, 0, FIRST_SECTOR, 0);
-    fs.fdatasyncSync(fd);
-  } catch (cause) {
-    throw ioError(`cannot upgrade ${path} to format version ${FORMAT_VERSION}`, cause);
-  }
-  head.set(upgraded);
 }
