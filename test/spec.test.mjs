@@ -331,6 +331,41 @@ test('a file of another format version is refused with FILE_INVALID naming the v
   }
 });
 
+test('a moved marker in the current array is damage: lookups pass over it, verify reports it, the sweep refuses its change', () => {
+  const home = 0x1000 + 16 + 8 * 2401; // user:1's home bucket (section 15); user:1 goes to the next one
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged.writeUInt32LE(format.BUCKET_MOVED, home);
+  damaged.writeUInt32LE(0x11020, home + 8);
+  damaged.writeUInt32LE(0x7d366961, home + 12);
+  damaged.writeUInt32LE(format.headerChecksum(damaged), format.Header.checksum);
+  const path = tmp.file('moved-current.slabkv');
+  writeFileSync(path, damaged);
+  const db = new DataStore(path);
+  assert.equal(db.read('user:1'), { name: 'Ada' });
+  const report = db.verify();
+  assert.not.ok(report.ok);
+  assert.is(report.problems.length, 1);
+  // The sweep runs while a record has an expiry time: it looks at 8 buckets per change and reaches the marker.
+  throwsCode(() => { for (let i = 0; i < 1000; i++) db.create(`t:${i}`, {}, 3600); }, 'FILE_CORRUPT');
+  db.close();
+});
+
+test('the bytes from heapEnd to fileSize are zero: verify reports one that is not', () => {
+  for (const byte of [0, 7]) {
+    const bytes = Buffer.concat([readFileSync(FIXTURE), Buffer.alloc(format.SLAB_SIZE)]); // one slab past heapEnd
+    bytes[bytes.length - 100] = byte;
+    bytes.writeUInt32LE(bytes.length, format.Header.fileSize);
+    bytes.writeUInt32LE(format.headerChecksum(bytes), format.Header.checksum);
+    const path = tmp.file(`tail-${byte}.slabkv`);
+    writeFileSync(path, bytes);
+    const db = new DataStore(path);
+    const report = db.verify();
+    assert.is(report.ok, byte === 0, report.problems.join('; '));
+    assert.is(report.problems.length, byte === 0 ? 0 : 1);
+    db.close();
+  }
+});
+
 /** upgradeAndCheck copies a version 1 golden file, opens it at `at` (which upgrades it) and checks every entry. */
 function upgradeAndCheck(name, source, expected, at) {
   const path = tmp.file(`upgrade-${name}.slabkv`);
