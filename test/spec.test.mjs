@@ -331,6 +331,134 @@ test('a file of another format version is refused with FILE_INVALID naming the v
   }
 });
 
+test('readVersion is read only once formatVersion says the file has one; a known version with another readVersion is damage', () => {
+  for (const readVersion of [format.READ_VERSION + 1, 0]) {
+    const other = Buffer.from(readFileSync(FIXTURE));
+    other.writeUInt32LE(readVersion, format.Header.readVersion);
+    other.writeUInt32LE(format.headerChecksum(other), format.Header.checksum);
+    const path = tmp.file(`read-version-${readVersion}.slabkv`);
+    writeFileSync(path, other);
+    throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
+    assert.ok(readFileSync(path).equals(other));
+  }
+  // In a version 1 file the u32 at 132 is class 0's partialHead: whatever it holds, the file is read as version 1.
+  const v1 = Buffer.from(readFileSync(V1_FIXTURES.tiny));
+  v1.writeUInt32LE(1, format.Header.state); // the version 1 header checksum is then not looked at
+  v1.writeUInt32LE(format.FORMAT_VERSION + 7, format.Header.readVersion);
+  const path = tmp.file('v1-offset-132.slabkv');
+  writeFileSync(path, v1);
+  withClock(PINNED_NOW - Date.now(), () => {
+    const db = new DataStore(path);
+    assert.equal(db.read('user:1'), { name: 'Ada' });
+    db.close();
+  });
+  // The length is checked before the version: a later version cut short inside its header is FILE_CORRUPT.
+  const short = Buffer.from(readFileSync(FIXTURE).subarray(0, 1000));
+  short.writeUInt32LE(format.FORMAT_VERSION + 1, format.Header.formatVersion);
+  writeFileSync(tmp.file('short-later.slabkv'), short);
+  throwsCode(() => new DataStore(tmp.file('short-later.slabkv')), 'FILE_CORRUPT');
+});
+
+test('the smallest file: a closed one has a slab for its bucket array; one left open with no slab is rebuilt', () => {
+  const made = tmp.file('header-only-source.slabkv');
+  new DataStore(made).close(); // a new store of this version: its header and one slab for its bucket array
+  assert.is(readFileSync(made).length, format.HEADER_SIZE + format.SLAB_SIZE);
+  const headerOnly = (state) => {
+    const bytes = Buffer.from(readFileSync(made).subarray(0, format.HEADER_SIZE));
+    bytes.writeUInt32LE(state, format.Header.state);
+    bytes.writeUInt32LE(format.HEADER_SIZE, format.Header.fileSize);
+    bytes.writeUInt32LE(format.HEADER_SIZE, format.Header.heapEnd);
+    bytes.writeUInt32LE(format.headerChecksum(bytes), format.Header.checksum);
+    return bytes;
+  };
+  const closed = headerOnly(0);
+  writeFileSync(tmp.file('header-only-closed.slabkv'), closed);
+  throwsCode(() => new DataStore(tmp.file('header-only-closed.slabkv')), 'FILE_CORRUPT');
+  assert.ok(readFileSync(tmp.file('header-only-closed.slabkv')).equals(closed));
+  writeFileSync(tmp.file('header-only-open.slabkv'), headerOnly(1));
+  const db = new DataStore(tmp.file('header-only-open.slabkv'));
+  assert.is(db.stats().recovered.records, 0);
+  assert.is(db.stats().fileBytes, format.HEADER_SIZE + format.SLAB_SIZE);
+  db.create('k', { v: 1 });
+  assert.equal(db.read('k'), { v: 1 });
+  db.close();
+});
+
+test('a moved marker in the current array is damage: lookups pass over it, verify reports it, the sweep refuses its change', () => {
+  const home = 0x1000 + 16 + 8 * 2401; // user:1's home bucket (section 15); user:1 goes to the next one
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged.writeUInt32LE(format.BUCKET_MOVED, home);
+  damaged.writeUInt32LE(0x11020, home + 8);
+  damaged.writeUInt32LE(0x7d366961, home + 12);
+  damaged.writeUInt32LE(format.headerChecksum(damaged), format.Header.checksum);
+  const path = tmp.file('moved-current.slabkv');
+  writeFileSync(path, damaged);
+  const db = new DataStore(path);
+  assert.equal(db.read('user:1'), { name: 'Ada' });
+  const report = db.verify();
+  assert.not.ok(report.ok);
+  assert.is(report.problems.length, 1);
+  // The sweep runs while a record has an expiry time: it looks at 8 buckets per change and reaches the marker.
+  throwsCode(() => { for (let i = 0; i < 1000; i++) db.create(`t:${i}`, {}, 3600); }, 'FILE_CORRUPT');
+  db.close();
+});
+
+test('the bytes from heapEnd to fileSize are zero: verify reports one that is not', () => {
+  for (const byte of [0, 7]) {
+    const bytes = Buffer.concat([readFileSync(FIXTURE), Buffer.alloc(format.SLAB_SIZE)]); // one slab past heapEnd
+    bytes[bytes.length - 100] = byte;
+    bytes.writeUInt32LE(bytes.length, format.Header.fileSize);
+    bytes.writeUInt32LE(format.headerChecksum(bytes), format.Header.checksum);
+    const path = tmp.file(`tail-${byte}.slabkv`);
+    writeFileSync(path, bytes);
+    const db = new DataStore(path);
+    const report = db.verify();
+    assert.is(report.ok, byte === 0, report.problems.join('; '));
+    assert.is(report.problems.length, byte === 0 ? 0 : 1);
+    db.close();
+  }
+});
+
+test('a lookup checks the expiry time before the checksum: an expired record is absent, damaged or not', () => {
+  const damaged = Buffer.from(readFileSync(FIXTURE));
+  damaged[0x11070] ^= 0x01; // a byte of the value of session, which expired at 2026-01-01T00:01:00Z
+  const path = tmp.file('expired-damaged.slabkv');
+  writeFileSync(path, damaged);
+  const db = new DataStore(path);
+  throwsCode(() => db.read('session'), 'KEY_NOT_FOUND');
+  assert.not.ok(db.has('session'));
+  withClock(PINNED_NOW - Date.now(), () => throwsCode(() => db.read('session'), 'FILE_CORRUPT'));
+  db.close();
+});
+
+test('a key found twice in a closed file is damage: a lookup finds one, the listing lists both, verify reports the other', () => {
+  const path = tmp.file('twice.slabkv');
+  const db = new DataStore(path);
+  db.create('aa1', { v: 1 });
+  db.create('aa2', { v: 2 });
+  db.close();
+  const bytes = readFileSync(path);
+  const capacity = bytes.readUInt32LE(format.Header.tableCapacity);
+  const array = bytes.readUInt32LE(format.Header.tableOffset);
+  for (let slot = 0; slot < capacity; slot++) {
+    const bucket = array + 16 + 8 * slot;
+    const record = bytes.readUInt32LE(bucket);
+    if (record <= 1 || bytes.toString('utf8', record + 24, record + 27) !== 'aa2') continue;
+    bytes[record + 26] = 0x31; // aa2 becomes a second record of aa1, whole: its checksum and bucket hash made to match
+    bytes.writeUInt32LE(format.recordChecksum(bytes, record, 3, bytes.readUInt32LE(record + format.Record.valueLength)), record + format.Record.checksum);
+    bytes.writeUInt32LE(format.xxh32(Buffer.from('aa1'), 0, 3), bucket + format.Bucket.hash);
+  }
+  bytes.writeUInt32LE(format.headerChecksum(bytes), format.Header.checksum);
+  writeFileSync(path, bytes);
+  const again = new DataStore(path);
+  assert.ok(['{"v":1}', '{"v":2}'].includes(again.readText('aa1')));
+  assert.equal([...again.keys()], ['aa1', 'aa1']);
+  const report = again.verify();
+  assert.not.ok(report.ok);
+  assert.is(report.problems.length, 1);
+  again.close();
+});
+
 /** upgradeAndCheck copies a version 1 golden file, opens it at `at` (which upgrades it) and checks every entry. */
 function upgradeAndCheck(name, source, expected, at) {
   const path = tmp.file(`upgrade-${name}.slabkv`);

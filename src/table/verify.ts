@@ -43,6 +43,7 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
   check.partialLists();
   check.freeSpanList(list);
   check.index();
+  check.tail();
   return check.report();
 }
 
@@ -151,16 +152,21 @@ class Verification {
     if (listed !== freeSpans && this.#problems.length === 0) this.problem(`the heap has ${freeSpans} free spans; the free span list has ${listed}`);
   }
 
-  /** index: every bucket in use points at a sound record, holds its key's hash, and no record is in it twice. */
+  /**
+   * index: every bucket in use points at a sound record, holds its key's hash, and no record is in it twice; only
+   * the old array has moved buckets.
+   */
   index(): void {
     const { file, heap } = this.table;
     const w = file.words;
     const indexed = new Uint8Array(Math.ceil((this.#heapEnd - HEADER_SIZE) / 64)); // a bit per 8 bytes: records met
+    const current = heap.header(Header.tableOffset);
     let buckets = 0;
     for (const [offset, capacity] of indexArrays(w)) {
       for (let slot = 0; slot < capacity; slot++) {
         const bucket = bucketAt(offset, slot);
         const record = bucketRecord(w, bucket)!;
+        if (record === BUCKET_MOVED && offset === current) this.problem(`bucket ${slot} of the current array ${hex(offset)} is marked moved`);
         if (record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
         buckets++;
         const span = heap.spanOfChunk(record);
@@ -174,5 +180,17 @@ class Verification {
       }
     }
     if (buckets !== this.#records && this.#problems.length === 0) this.problem(`the index has ${buckets} buckets in use for ${this.#records} records`);
+  }
+
+  /** tail: the bytes from heapEnd to fileSize are zero, as a writer taking space there counts on (spec section 8). */
+  tail(): void {
+    const w = this.table.file.words;
+    const end = this.table.heap.header(Header.fileSize) >>> 2;
+    for (let i = this.#heapEnd >>> 2; i < end; i++) {
+      if (w[i] !== 0) {
+        this.problem(`the unused tail is not zero: the word at ${hex(i * 4)}, past heapEnd ${this.#heapEnd}, is ${hex(w[i]!)}`);
+        return;
+      }
+    }
   }
 }
