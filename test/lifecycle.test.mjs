@@ -4,7 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chownSync, copyFileSync, readFileSync, readdirSync, writeFileSync, statSync } from 'node:fs';
+import {
+  chownSync, closeSync, copyFileSync, openSync, readFileSync, readdirSync, writeFileSync, writeSync, statSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -210,6 +212,37 @@ test('a power-loss image whose header page is older than its data pages opens, u
     for (let i = 0; i < 8000; i++) if (!again.has(`n${round}:${i}`)) again.create(`n${round}:${i}`, valueOf(i)); // doubles again
     report = again.verify();
     assert.ok(report.ok, report.problems.join('; '));
+    again.close();
+  }
+});
+
+test('one damaged byte in a free span header does not stop close, nor makes it punch a live span', () => {
+  const damages = {
+    kind: (bytes, span) => { bytes[span + format.Span.kind] ^= 0x01; },
+    // A slab count that reaches over the spans after it, still inside the heap: only the checksum tells.
+    slabCount: (bytes, span) => { bytes[span + format.Span.slabCount] = (bytes.readUInt32LE(format.Header.heapEnd) - span) / format.SLAB_SIZE; },
+  };
+  for (const [field, damage] of Object.entries(damages)) {
+    const path = tmp.file(`damaged-free-span-${field}.slabkv`);
+    const db = new DataStore(path);
+    for (let i = 0; i < 3000; i++) db.create(`k:${i}`, valueOf(i));
+    for (let i = 0; i < 1500; i++) db.delete(`k:${i}`); // whole spans become FREE, to be given back at close
+    db.flush();
+    const bytes = readFileSync(path);
+    const span = bytes.readUInt32LE(format.Header.freeSpanHead);
+    assert.ok(span !== 0, 'a free span');
+    damage(bytes, span);
+    const fd = openSync(path, 'r+'); // through the file: the mapping shares its pages
+    writeSync(fd, bytes, span, format.SPAN_HEADER_SIZE, span);
+    closeSync(fd);
+    db.close();
+    assertCleanHeader(path, `${field}: sealed in spite of the damage`);
+    const get = spawnSync(process.execPath, [CLI, 'get', 'k:2999', '--file', path], { encoding: 'utf8' });
+    assert.is(get.status, 0, get.stderr);
+    assert.equal(JSON.parse(get.stdout), valueOf(2999));
+    const again = new DataStore(path);
+    assert.is(again.count, 1500);
+    for (let i = 1500; i < 3000; i++) assert.equal(again.read(`k:${i}`), valueOf(i), `${field}: k:${i}`);
     again.close();
   }
 });

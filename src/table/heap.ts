@@ -22,7 +22,7 @@ import {
   writeSpanHeader,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
-import { spanShapeProblem } from '../format/rules.js';
+import { spanProblem, spanShapeProblem } from '../format/rules.js';
 import { DataStoreError, corrupt } from '../errors.js';
 import type { Region } from './region.js';
 
@@ -238,12 +238,16 @@ export class Heap {
     this.setHeader(Header.freeSpanHead, offset);
   }
 
-  /** releaseFreeSpans gives back the blocks of every FREE span after its first page (which holds its header). */
+  /**
+   * releaseFreeSpans gives back the blocks of every FREE span after its first page (which holds its header). Giving
+   * space back is an optimisation, and a punch cannot be undone: it stops at a link whose span header does not
+   * hold, checksum included (damage, or a list that loops), so that a damaged slabCount never punches the span
+   * after it; the spans past that link keep their blocks, and the change that next follows the list meets the damage.
+   */
   releaseFreeSpans(): void {
-    const maxSpans = (this.header(Header.heapEnd) - HEADER_SIZE) / SLAB_SIZE;
+    const heapEnd = this.header(Header.heapEnd);
     for (let span = this.header(Header.freeSpanHead), steps = 0; span !== 0; span = spanParam(this.words, span), steps++) {
-      this.checkFreeSpan(span, steps);
-      if (steps > maxSpans) return;
+      if (!this.isFreeSpanLink(span, steps) || spanProblem(this.words, this.file.bytes, span, heapEnd) !== null) return;
       this.file.release(span + FREE_SPAN_KEPT, spanSlabCount(this.words, span) * SLAB_SIZE - FREE_SPAN_KEPT);
     }
   }
