@@ -12,6 +12,7 @@ import { scratch, throwsCode } from './helpers.mjs';
 const tmp = scratch();
 test.after(() => tmp.remove());
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url));
+const EXIT_CHILD = fileURLToPath(new URL('./exit-child.mjs', import.meta.url));
 
 /**
  * readEvents parses a killed writer's log. The kill can cut the last line short; a cut report counts as not made
@@ -62,6 +63,31 @@ function startChild(args, until) {
   const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   return { child, events, ready, exited };
 }
+
+test('the usual cleanups at exit work in any order with slabkv\'s own exit hook: the file is sealed, nothing throws', () => {
+  const patterns = [
+    'exit-listener-after-open', 'exit-listener-before-open', 'process-exit-in-listener-order', 'sigint-handler',
+    'sigterm-exit-listener', 'before-exit', 'dispose-in-exit-listener',
+  ];
+  for (const pattern of patterns) {
+    const path = tmp.file(`exit-${pattern}.slabkv`);
+    const result = spawnSync(process.execPath, [EXIT_CHILD, pattern, path], { encoding: 'utf8', timeout: 20000 });
+    assert.is(result.stderr, '', `${pattern}: ${result.stderr}`);
+    assert.is(result.status, 0, pattern);
+    const events = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    for (const event of events) {
+      // A read after slabkv's hook closed the store is refused as on any closed handle; a close does nothing.
+      if ('read' in event) assert.equal(event, { read: 'threw', code: 'STORE_CLOSED', name: 'DataStoreError' }, pattern);
+      else assert.is(Object.values(event)[0], 'ok', `${pattern}: ${JSON.stringify(event)}`);
+    }
+    assert.ok(events.some((event) => 'close' in event), `${pattern}: the cleanup ran`);
+    const bytes = readFileSync(path);
+    assert.is(bytes.readUInt32LE(format.Header.state), format.STATE_CLEAN, `${pattern}: sealed`);
+    const db = new DataStore(path);
+    assert.is(db.count, 50, pattern);
+    db.close();
+  }
+});
 
 test('another process gets STORE_LOCKED while the store is open, and gets in after close', () => {
   const path = tmp.file('locked.slabkv');

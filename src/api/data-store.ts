@@ -245,6 +245,10 @@ export class DataStore<V extends object = JsonObject> {
   close(): void {
     const store = this.#store;
     if (store === null) return;
+    if (store.closed) { // closed for this handle by the exit hook, which ran first
+      this.#store = null;
+      return;
+    }
     // From inside another call on this store (a callback, a transaction), closing would unmap the file under it.
     if (store.inCall()) throw reentrantCall();
     this.#store = null;
@@ -256,7 +260,7 @@ export class DataStore<V extends object = JsonObject> {
   }
 
   #open(): SharedStore {
-    if (this.#store === null) throw new DataStoreError('STORE_CLOSED', `the store ${this.path} is closed`);
+    if (this.#store === null || this.#store.closed) throw new DataStoreError('STORE_CLOSED', `the store ${this.path} is closed`);
     return this.#store;
   }
 

@@ -39,6 +39,8 @@ const CTIME_SLACK_MS = 1000;
 
 export class SharedStore {
   handles = 1;
+  /** True once this thread has let go of the file (its last handle closed, or the exit hook closed it). */
+  closed = false;
   /** What recovery did when this thread found the store needing it (at open, or after a thread died mid-change). */
   recovered: RecoveryReport | null = null;
   readonly lock: StoreLock;
@@ -323,6 +325,7 @@ export class SharedStore {
   }
 
   #closeThread(): void {
+    this.closed = true; // handles still held (an exit listener's, after the exit hook) now say STORE_CLOSED
     openStores.delete(this.path);
     native.setupEnter(this.lockId);
     let prepared = true;
@@ -371,7 +374,8 @@ export class SharedStore {
   /**
    * closeAtExit closes this thread's store when the thread exits without close() (process.exit, an uncaught
    * error). Not if this thread holds the lock (exit called from inside an operation): the file stays open, to be
-   * resumed or recovered by the next open.
+   * resumed or recovered by the next open. Handles still held then read as closed: a later exit listener's close()
+   * does nothing, and its reads are refused with STORE_CLOSED.
    */
   closeAtExit(): void {
     if (this.lock.heldByThisThread()) return;
