@@ -175,6 +175,27 @@ test('a backup copied while the store was open and restored over the same file i
   db.close();
 });
 
+test('stats say how the file was found: clean, resumed or recovered, repaired; never closedCleanly after a kill', async () => {
+  const path = tmp.file('found.slabkv');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [CHILD, 'hold-after-writes', path, '200'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.once('exit', resolve));
+  const stats = JSON.parse(spawnSync(process.execPath, [CLI, 'stats', '--file', path], { encoding: 'utf8' }).stdout);
+  assert.is(stats.closedCleanly, false, 'its writer was killed');
+  assert.ok(stats.openedFrom === 'resumed' || stats.openedFrom === 'recovered', stats.openedFrom);
+  assert.is(stats.recovered === null, stats.openedFrom === 'resumed', 'a resumed file was not rebuilt');
+  assert.is(stats.keys, 200);
+
+  const again = JSON.parse(spawnSync(process.execPath, [CLI, 'stats', '--file', path], { encoding: 'utf8' }).stdout);
+  assert.is(again.openedFrom, 'clean');
+  assert.is(again.closedCleanly, true);
+  const repaired = new DataStore(path, { repair: true });
+  assert.is(repaired.stats().openedFrom, 'repaired');
+  repaired.close();
+});
+
 test('process.exit() without close() leaves the file cleanly closed', () => {
   const path = tmp.file('exit.slabkv');
   const { status, events } = run(null, 'exit-without-close', path, '500');

@@ -179,12 +179,12 @@ const commands: Record<string, Command> = {
   },
   stats: {
     usage: 'slabkv stats [--file PATH]',
-    help: 'Prints counts, sizes, load factor, space by size class, and whether the file had been closed cleanly.',
+    help: 'Prints counts, sizes, load factor, space by size class, how the file was found (openedFrom: clean, resumed, recovered or repaired) and whether it had been closed cleanly.',
     positionals: 0,
     run(_args, _values, file) {
       out(withStore(file, (db) => {
         const stats = db.stats();
-        return { ...stats, closedCleanly: stats.recovered === null, classes: db.spaceByClass() };
+        return { ...stats, closedCleanly: stats.openedFrom === 'clean', classes: db.spaceByClass() };
       }));
       return 0;
     },

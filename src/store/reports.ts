@@ -9,7 +9,7 @@ import { countExpired } from '../table/expiry.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { verify, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
-import type { SharedStore } from './shared-store.js';
+import type { OpenedFrom, SharedStore } from './shared-store.js';
 
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
 const SCAN_SLABS = 4;
@@ -33,6 +33,12 @@ export interface DataStoreStats {
   rehashing: boolean;
   /** What recovery did when this thread found the file not cleanly closed, or repair when it was opened with repair: true; else null. */
   recovered: RecoveryReport | null;
+  /**
+   * How this thread found the file when it opened it: 'clean' (closed cleanly), 'resumed' (left open by a writer
+   * that died between changes, used as it was: recovered is null), 'recovered' (left open, rebuilt), 'repaired'
+   * (opened with repair: true), or 'shared' (already open in another thread of the process).
+   */
+  openedFrom: OpenedFrom;
   /** Bytes of disk the file occupies (its allocated blocks): below fileBytes once free spans are given back. */
   diskBytes: number;
   /**
@@ -70,6 +76,7 @@ export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreS
     loadFactor: records / buckets,
     rehashing: headerField(w, Header.oldTableOffset) !== 0,
     recovered: store.recovered,
+    openedFrom: store.openedFrom,
     diskBytes: fs.fstatSync(store.file.fd).blocks * 512,
     holePunching: store.file.punching,
   };

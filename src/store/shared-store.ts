@@ -31,6 +31,13 @@ import { Transaction } from './transaction.js';
 import { KeyBuffer } from '../table/key-buffer.js';
 
 const SEQUENCE = wordOf(Header.sequence); // for Atomics
+
+/**
+ * OpenedFrom is how this thread found the file when it opened it: closed cleanly ('clean'), left open and used as
+ * it was ('resumed'), left open and rebuilt ('recovered'), rebuilt because the open asked for a repair
+ * ('repaired'), or already open in another thread of the process, which found it as one of those ('shared').
+ */
+export type OpenedFrom = 'clean' | 'resumed' | 'recovered' | 'repaired' | 'shared';
 const openStores = new Map<string, SharedStore>();
 /** How often open starts over when the file it locked was replaced (a store created in its place) meanwhile. */
 const OPEN_ATTEMPTS = 8;
@@ -43,6 +50,7 @@ export class SharedStore {
   closed = false;
   /** What recovery did when this thread found the store needing it (at open, or after a thread died mid-change). */
   recovered: RecoveryReport | null = null;
+  openedFrom: OpenedFrom = 'shared';
   readonly lock: StoreLock;
   /** This thread's transaction on the store: every change is made through it (write-path.ts). */
   readonly transaction: Transaction;
@@ -140,15 +148,19 @@ export class SharedStore {
       this.recovered = rebuild(this.table, Date.now(), sizeOnDisk);
       this.file.flush();
       this.#writeOpenMark();
+      this.openedFrom = 'repaired';
     } else if (isClean(this.file.bytes)) {
       this.table.checkIndex();
+      this.openedFrom = 'clean';
     } else if (!this.#survivedIntact(sizeOnDisk)) {
       this.recovered = rebuild(this.table, Date.now(), sizeOnDisk); // refuses, writing nothing, or rebuilds
       this.#writeVersion();
       this.file.flush();
       this.#writeOpenMark();
+      this.openedFrom = 'recovered';
     } else {
       this.#writeVersion();
+      this.openedFrom = 'resumed';
     }
     // Run-time fields, outside the header checksum: changing them leaves a clean file clean. (The sequence is odd
     // only in a file left open in the middle of a change; a closed file has it even.)
