@@ -17,6 +17,8 @@
  * 4. futex wait and wake on a word of a shared mapping: Atomics.wait works only on a SharedArrayBuffer.
  * 5. posix_fallocate: grow the file with real blocks, so a full disk is an error and never a SIGBUS.
  * 6. punch: give a FREE span's blocks back to the file system (fallocate PUNCH_HOLE, the file's length kept).
+ * 7. The open mark: the unique id of the mount a file is open through (statx), and the clock the kernel stamps
+ *    file times from (CLOCK_REALTIME_COARSE).
  *
  * Arguments are checked: a call with a missing or mistyped argument throws a TypeError rather than acting on a
  * default (fd -1, offset 0).
@@ -541,6 +543,54 @@ static napi_value punch(napi_env env, napi_callback_info info) {
 #endif
 }
 
+/* ---- the open mark ---- */
+
+#if defined(__linux__) && defined(STATX_BASIC_STATS)
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8 */
+#endif
+#endif
+
+/*
+ * mount_id(fd): the unique id of the mount the file is open through (statx STATX_MNT_ID_UNIQUE, Linux 6.8 and
+ * later: never reused within a boot, where the older STATX_MNT_ID is reused after an unmount), as a BigInt; 0n
+ * where the OS gives none.
+ */
+static napi_value mount_id(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, argv) || !arg_i32(env, argv[0], &fd)) return NULL;
+  uint64_t id = 0;
+#if defined(__linux__) && defined(STATX_BASIC_STATS)
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID_UNIQUE) != 0) {
+    id = stx.stx_mnt_id;
+  }
+#else
+  (void)fd;
+#endif
+  napi_value result;
+  if (napi_create_bigint_uint64(env, id, &result) != napi_ok) return NULL;
+  return result;
+}
+
+/*
+ * coarse_clock(): milliseconds since the epoch (rounded down) of CLOCK_REALTIME_COARSE, the clock the kernel
+ * stamps a file's ctime from (a later write is stamped no earlier than a reading of it taken before).
+ */
+static napi_value coarse_clock(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec now;
+#ifdef CLOCK_REALTIME_COARSE
+  if (clock_gettime(CLOCK_REALTIME_COARSE, &now) != 0) return make_i32(env, 0);
+#else
+  if (clock_gettime(CLOCK_REALTIME, &now) != 0) return make_i32(env, 0);
+#endif
+  napi_value result;
+  if (napi_create_double(env, (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000), &result) != napi_ok) return NULL;
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   ThreadState* ts = calloc(1, sizeof *ts);
   LiveToken* live = calloc(1, sizeof *live);
@@ -570,6 +620,8 @@ NAPI_MODULE_INIT() {
     { "wake", NULL, wake_word, NULL, NULL, NULL, napi_default, NULL },
     { "allocate", NULL, allocate, NULL, NULL, NULL, napi_default, NULL },
     { "punch", NULL, punch, NULL, NULL, NULL, napi_default, NULL },
+    { "mountId", NULL, mount_id, NULL, NULL, NULL, napi_default, NULL },
+    { "coarseClock", NULL, coarse_clock, NULL, NULL, NULL, napi_default, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

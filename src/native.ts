@@ -35,6 +35,10 @@ export interface NativeBinding {
   allocate(fd: number, offset: number, length: number): number;
   /** Deallocates the range's blocks (fallocate PUNCH_HOLE | KEEP_SIZE): 0 or an errno (EOPNOTSUPP: cannot). */
   punch(fd: number, offset: number, length: number): number;
+  /** The unique id of the mount the file is open through (statx STATX_MNT_ID_UNIQUE), or 0n where the OS gives none. */
+  mountId(fd: number): bigint;
+  /** Milliseconds since the epoch of the clock the kernel stamps file times from (CLOCK_REALTIME_COARSE); 0 if unreadable. */
+  coarseClock(): number;
 }
 
 /** The package root. This code runs from the CommonJS bundle dist/index.cjs (the ESM entry re-exports it). */

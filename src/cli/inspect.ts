@@ -73,7 +73,7 @@ function describeHeaderField(name: string, value: number): string {
 }
 
 /** Header fields wider than a u32 (spec section 4): the open mark. */
-const WIDE_FIELDS: Record<string, number> = { openBootId: BOOT_ID_SIZE, openDevice: 8, openInode: 8, lastWriteAt: 8 };
+const WIDE_FIELDS: Record<string, number> = { openBootId: BOOT_ID_SIZE, openDevice: 8, openInode: 8, lastWriteAt: 8, openMount: 8 };
 
 /** formatBootId prints a boot id as /proc/sys/kernel/random/boot_id does. */
 function formatBootId(raw: Buffer): string {

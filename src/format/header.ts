@@ -83,24 +83,29 @@ export function sealHeader(bytes: Uint8Array): void {
 }
 
 /**
- * OpenMark: which OS session (boot id) and which file (device and inode) marked the file open. A writer that died
- * with no change in flight left every change in the page cache, so a file left open needs no rebuild if the OS has
- * not restarted since and the file is the same one (not a copy or a restored backup).
+ * OpenMark: which OS session (boot id), which file (device and inode) and which mount of its file system marked
+ * the file open. A writer that died with no change in flight left every change in the page cache, so a file left
+ * open needs no rebuild if the OS has not restarted since, the file is the same one, reached through the same
+ * mount (not a copy, nor an image of the file system mounted again), and nothing else wrote it (section 10).
  */
 export interface OpenMark {
   bootId: Uint8Array; // BOOT_ID_SIZE bytes; all zero when the OS gives none
   device: bigint;
   inode: bigint;
+  mount: bigint; // 0 when the OS gives no unique mount id
 }
-
 
 export function writeOpenMark(bytes: Uint8Array, mark: OpenMark): void {
   bytes.set(mark.bootId.subarray(0, BOOT_ID_SIZE), Header.openBootId);
   view(bytes).setBigUint64(Header.openDevice, mark.device, true);
   view(bytes).setBigUint64(Header.openInode, mark.inode, true);
+  view(bytes).setBigUint64(Header.openMount, mark.mount, true);
 }
 
-/** lastWriteAt is when the session that marked the file open last wrote it (ms since the epoch), or 0. */
+/**
+ * lastWriteAt is when the session that marked the file open last wrote it, or 0: ms since the epoch, read from
+ * the clock the kernel stamps file times from (section 10).
+ */
 export function readLastWriteAt(words: Uint32Array): number {
   return words[(Header.lastWriteAt + 4) >>> 2]! * 2 ** 32 + words[Header.lastWriteAt >>> 2]!;
 }
@@ -110,20 +115,25 @@ export function writeLastWriteAt(words: Uint32Array, ms: number): void {
   words[(Header.lastWriteAt + 4) >>> 2] = Math.floor(ms / 2 ** 32);
 }
 
-/** clearOpenMark zeroes the open mark, as a cleanly closed file has it (the bytes are inside the checksum). */
+/**
+ * clearOpenMark zeroes the open mark but lastWriteAt (written apart), as a cleanly closed file has it (the bytes
+ * are inside the checksum).
+ */
 export function clearOpenMark(bytes: Uint8Array): void {
   bytes.fill(0, Header.openBootId, Header.openInode + 8);
+  bytes.fill(0, Header.openMount, Header.openMount + 8);
 }
 
-/** openMarkIs tells whether the header's open mark is this one, with a boot id that is not all zero. */
+/** openMarkIs tells whether the header's open mark is this one, with a boot id and a mount id that are not zero. */
 export function openMarkIs(bytes: Uint8Array, mark: OpenMark): boolean {
   let known = false;
   for (let i = 0; i < BOOT_ID_SIZE; i++) {
     if (bytes[Header.openBootId + i] !== mark.bootId[i]) return false;
     if (mark.bootId[i] !== 0) known = true;
   }
-  return known && view(bytes).getBigUint64(Header.openDevice, true) === mark.device &&
-    view(bytes).getBigUint64(Header.openInode, true) === mark.inode;
+  return known && mark.mount !== 0n && view(bytes).getBigUint64(Header.openDevice, true) === mark.device &&
+    view(bytes).getBigUint64(Header.openInode, true) === mark.inode &&
+    view(bytes).getBigUint64(Header.openMount, true) === mark.mount;
 }
 
 /**

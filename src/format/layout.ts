@@ -54,8 +54,9 @@ export const Header = {
   sequence: 128, // run-time: odd while a change is under way, a new even value after each, for readers without the lock
   readVersion: 132, // READ_VERSION: the oldest reader version that may read the file
   classTable: 136, // classCount entries of CLASS_ENTRY_SIZE bytes
-  lastWriteAt: 628, // u64 ms since the epoch: when the session that marked the file open last wrote it; 0 when closed
+  lastWriteAt: 628, // u64 ms since the epoch, of the kernel's coarse clock: when the session that marked the file open last wrote it; 0 when closed
   commit: 636, // COMMIT_NONE, or COMMIT_DONE once the transaction under way has committed (its records not yet settled)
+  openMount: 640, // u64: the unique id of the mount the file was open through when it was marked open; 0 when closed
 } as const;
 export const BOOT_ID_SIZE = 16;
 export const CLASS_ENTRY_SIZE = 12;

@@ -20,6 +20,7 @@ import { headerField, wordOf } from '../format/fields.js';
 import { native } from '../native.js';
 import { DataStoreError } from '../errors.js';
 import type { MappedFile } from './mapped-file.js';
+import { markTime } from './open-mark.js';
 
 const WORD = wordOf(Header.lockWord);
 const SLEEP_MS = 50;
@@ -59,12 +60,12 @@ export class StoreLock {
   }
 
   /**
-   * leave releases the lock. In a file marked open it first notes the time in lastWriteAt: whatever was written
-   * under the lock (the lock word itself, at least) was written before it, which is what lets a later opener tell
-   * the writer's own writes from someone else's (spec section 10, the open mark).
+   * leave releases the lock. In a file marked open it first notes the time in lastWriteAt, from the clock the
+   * kernel stamps file times from: whatever was written under the lock was written before it, which is what lets a
+   * later opener tell the writer's own writes from someone else's (spec section 10, the open mark).
    */
   leave(): void {
-    if (headerField(this.file.words, Header.state) === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
+    if (headerField(this.file.words, Header.state) === STATE_OPEN) writeLastWriteAt(this.file.words, markTime());
     const previous = Atomics.exchange(this.file.atomics, WORD, 0);
     if ((previous & LOCK_WAITERS) !== 0) native.wake(this.file.bytes, Header.lockWord);
   }
@@ -77,7 +78,7 @@ export class StoreLock {
   /** reset clears a lock word left in the file by a process that crashed; only the first opener calls it. */
   reset(): void {
     Atomics.store(this.file.atomics, WORD, 0);
-    if (headerField(this.file.words, Header.state) === STATE_OPEN) writeLastWriteAt(this.file.words, Date.now());
+    if (headerField(this.file.words, Header.state) === STATE_OPEN) writeLastWriteAt(this.file.words, markTime());
   }
 }
 

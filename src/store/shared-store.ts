@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import {
-  BUSY_CHANGING, BUSY_IDLE, FORMAT_VERSION, HEADER_SIZE, Header, MAX_FILE_SIZE, READ_VERSION, STATE_CLEAN, STATE_OPEN,
-  STATE_REPAIRING,
+  BUSY_CHANGING, BUSY_DAMAGED, BUSY_IDLE, FORMAT_VERSION, HEADER_SIZE, Header, MAX_FILE_SIZE, READ_VERSION, STATE_CLEAN,
+  STATE_OPEN, STATE_REPAIRING,
 } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
@@ -26,7 +26,7 @@ import { createEmptyFile, initializeStore, isUnfinishedStore } from './create.js
 import { upgradeStoreFile } from './upgrade.js';
 import { isPreviousVersion, upgradedHeader } from './upgrade-in-place.js';
 import { crashPoint } from './crash-points.js';
-import { openMarkOf } from './open-mark.js';
+import { openMarkOf, unwrittenSince } from './open-mark.js';
 import { Transaction } from './transaction.js';
 import { KeyBuffer } from '../table/key-buffer.js';
 
@@ -41,8 +41,6 @@ export type OpenedFrom = 'clean' | 'resumed' | 'recovered' | 'repaired' | 'share
 const openStores = new Map<string, SharedStore>();
 /** How often open starts over when the file it locked was replaced (a store created in its place) meanwhile. */
 const OPEN_ATTEMPTS = 8;
-/** How far a file's ctime may pass its last change (timestamp granularity) before a write by another is assumed. */
-const CTIME_SLACK_MS = 1000;
 
 export class SharedStore {
   handles = 1;
@@ -56,6 +54,8 @@ export class SharedStore {
   readonly transaction: Transaction;
   /** The key of the call under way on this thread, encoded for the index (write-path.ts's encodeKey). */
   readonly key = new KeyBuffer();
+  /** True while this thread uses the file as its open resumed it, with no rebuild since (endDamagedChange). */
+  #resumedAsFound = false;
 
   private constructor(readonly path: string, private readonly lockId: number, readonly file: MappedFile, readonly table: Table) {
     this.lock = new StoreLock(file);
@@ -161,6 +161,7 @@ export class SharedStore {
     } else {
       this.#writeVersion();
       this.openedFrom = 'resumed';
+      this.#resumedAsFound = true;
     }
     // Run-time fields, outside the header checksum: changing them leaves a clean file clean. (The sequence is odd
     // only in a file left open in the middle of a change; a closed file has it even.)
@@ -211,19 +212,16 @@ export class SharedStore {
 
   /**
    * #survivedIntact tells whether a file left open can be used as it is: its writer died with no change in
-   * flight (busy = 0), in this boot of the OS (so the page cache kept every write), and it is the same file
-   * (device and inode), with a header whose bounds and bucket arrays hold.
+   * flight (busy = 0), in this boot of the OS, through this mount of its file system (so the page cache kept every
+   * write), it is the same file (device and inode), nothing has written it since the writer last did (its ctime,
+   * unwrittenSince: a backup restored over it would match the mark too), and its header's bounds and bucket
+   * arrays hold.
    */
   #survivedIntact(sizeOnDisk: number): boolean {
     const bytes = this.file.bytes;
     if (headerField(this.file.words, Header.busy) !== BUSY_IDLE || !openMarkIs(bytes, openMarkOf(this.file.fd))) return false;
     if (checkHeaderBounds(bytes, sizeOnDisk) !== null) return false;
-    // The mark names this boot and this inode, but a backup copied while the store was open and restored over the
-    // same file (or into a reused inode) would match it too. Restoring writes the file, which moves its ctime past
-    // lastWriteAt; the writer's own writes through the mapping never do: each release of the lock notes the time
-    // after them, and the kernel sets ctime at a mapped page's first write.
-    const lastWriteAt = readLastWriteAt(this.file.words);
-    if (lastWriteAt === 0 || fs.fstatSync(this.file.fd).ctimeMs > lastWriteAt + CTIME_SLACK_MS) return false;
+    if (!unwrittenSince(this.file.fd, readLastWriteAt(this.file.words))) return false;
     try {
       this.table.checkIndex();
       return true;
@@ -313,8 +311,27 @@ export class SharedStore {
   rebuild(): RecoveryReport {
     this.beginChange();
     const report = rebuild(this.table, Date.now(), this.file.size);
+    this.#resumedAsFound = false;
     this.endChange();
     return report;
+  }
+
+  /**
+   * endDamagedChange closes a change that met damage (FILE_CORRUPT). A file this thread resumed as it found it,
+   * with no rebuild since, is rebuilt now, within the change, as an open that could not prove it whole would have
+   * rebuilt it: the damage may be what the resume could not see, and refusing every change would leave the keys a
+   * rebuild finds missing. Otherwise it is marked damaged (busy = 2): changes are refused until a repair. Lock held.
+   */
+  endDamagedChange(): void {
+    if (this.#resumedAsFound) {
+      try {
+        this.recovered = rebuild(this.table, Date.now(), this.file.size);
+        this.#resumedAsFound = false;
+        this.endChange(BUSY_IDLE);
+        return;
+      } catch { /* the rebuild met damage it cannot get past: marked damaged, as below */ }
+    }
+    this.endChange(BUSY_DAMAGED);
   }
 
   /**

@@ -116,13 +116,13 @@ function begin(store: SharedStore, writer: Writer, now: number): void {
 /**
  * afterFailure leaves the store consistent when a change failed. A change that threw and was undone was closed by
  * write already (busy is 0). Damage met on the way (FILE_CORRUPT) marks the store damaged: changes are refused until repair()
- * and nothing is rebuilt unasked. Anything else (a bug) leaves busy set, and the next call rebuilds the store as
+ * and nothing is rebuilt unasked (but a file this thread resumed without a rebuild is rebuilt then: endDamagedChange). Anything else (a bug) leaves busy set, and the next call rebuilds the store as
  * after a crash (undoing the transaction, unless it had committed).
  */
 function afterFailure(store: SharedStore, error: unknown): void {
   const tx = store.transaction;
   if (headerField(store.file.words, Header.busy) !== BUSY_CHANGING) return;
-  if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') store.endChange(BUSY_DAMAGED);
+  if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') store.endDamagedChange();
   else if (error instanceof DataStoreError && tx.broken === null && tx.isSettled()) store.endChange(BUSY_IDLE);
   tx.reset(); // what is left half done is for the rebuild or the repair, which read the records, not the journal
 }
