@@ -59,6 +59,16 @@ test('six workers doing mixed work on own and contended keys: every key ends as 
   db.close();
 });
 
+test('a thread that joins a store another thread opened says so in stats().openedFrom', async () => {
+  const path = tmp.file('found.slabkv');
+  const db = new DataStore(path);
+  assert.is(db.stats().openedFrom, 'clean', 'a new store, made and closed cleanly in place');
+  const worker = startWorker({ mode: 'found', path, id: 0 });
+  assert.equal(await worker.next(), { openedFrom: 'shared' });
+  await worker.exited;
+  db.close();
+});
+
 test('several threads create the same keys at once: exactly one winner per key', async () => {
   const path = tmp.file('race.slabkv');
   const count = 4;

@@ -48,6 +48,10 @@ if (mode === 'mixed') {
   db.create(`held:${id}`, { id });
   parentPort.postMessage({ holding: true });
   parentPort.once('message', () => { db.close(); parentPort.postMessage({ closed: true }); });
+} else if (mode === 'found') {
+  const db = new DataStore(path);
+  parentPort.postMessage({ openedFrom: db.stats().openedFrom });
+  db.close();
 } else if (mode === 'spin-in-store') {
   // Works until terminated: worker.terminate() can land in the middle of a change.
   const db = new DataStore(path);
