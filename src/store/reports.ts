@@ -9,7 +9,7 @@ import { countExpired } from '../table/expiry.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { verify, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
-import type { OpenedFrom, SharedStore } from './shared-store.js';
+import type { SharedStore } from './shared-store.js';
 
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
 const SCAN_SLABS = 4;
@@ -38,7 +38,7 @@ export interface DataStoreStats {
    * that died between changes, used as it was: recovered is null), 'recovered' (left open, rebuilt), 'repaired'
    * (opened with repair: true), or 'shared' (already open in another thread of the process).
    */
-  openedFrom: OpenedFrom;
+  openedFrom: 'clean' | 'resumed' | 'recovered' | 'repaired' | 'shared';
   /** Bytes of disk the file occupies (its allocated blocks): below fileBytes once free spans are given back. */
   diskBytes: number;
   /**
