@@ -66,6 +66,7 @@ export class SharedStore {
       existing.handles++;
       return existing;
     }
+    const upgrade: { report: RecoveryReport | null } = { report: null };
     for (let attempt = 1; ; attempt++) {
       const [lockId, detail, fd] = native.acquire(realPath);
       if (lockId === 0) {
@@ -75,13 +76,16 @@ export class SharedStore {
         }
         throw openError(realPath, detail);
       }
-      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair);
+      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair, upgrade);
       if (store !== null) return store;
     }
   }
 
-  /** #openLocked maps and, in the process's first thread, prepares the locked file; null to start over. */
-  static #openLocked(realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean, repair: boolean): SharedStore | null {
+  /**
+   * #openLocked maps and, in the process's first thread, prepares the locked file; null to start over. An upgrade
+   * of a version 1 file leaves its report in `upgrade`, for the store opened afresh to tell (stats().recovered).
+   */
+  static #openLocked(realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean, repair: boolean, upgrade: { report: RecoveryReport | null }): SharedStore | null {
     const prepared = native.setupEnter(lockId);
     let file: MappedFile | null = null;
     try {
@@ -102,7 +106,7 @@ export class SharedStore {
         if (isPreviousVersion(head, size)) upgradeInPlace(fd, realPath, head, size, repair); // version 2: checked, then made version 3
         const plan = checkBeforeMapping(head, size, repair);
         if (plan === 'upgrade') {
-          upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
+          upgrade.report = upgradeStoreFile(realPath, fd, size, Date.now()).report; // replaced by a current store
           native.setupLeave(lockId, 0, 1);
           return null;
         }
@@ -113,6 +117,7 @@ export class SharedStore {
       const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
       if (!prepared) store.#prepare(size, repair);
       else if (repair) store.#repairNow();
+      store.recovered ??= upgrade.report;
       openStores.set(realPath, store);
       installExitHook();
       native.setupLeave(lockId, 1, 0);
