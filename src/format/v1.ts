@@ -16,7 +16,8 @@ export const V1_CHUNK_SIZES: readonly number[] = [
 export const V1_CLASS_TABLE = 128;
 export const V1_CLASS_ENTRY_SIZE = 8;
 
-function v1HeaderChecksum(bytes: Uint8Array): number {
+/** v1HeaderChecksum is version 1's header checksum: XXH32 of the header with checksum, lockWord, ownerPid and busy read as 0. */
+export function v1HeaderChecksum(bytes: Uint8Array): number {
   const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
   const view = new DataView(copy.buffer);
   for (const field of [Header.checksum, Header.lockWord, Header.ownerPid, Header.busy]) view.setUint32(field, 0, true);
