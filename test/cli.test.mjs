@@ -6,7 +6,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync,
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataStore } from 'slabkv';
-import { FIXTURE } from '../scripts/make-fixture.mjs';
+import { FIXTURE, V1_FIXTURES } from '../scripts/make-fixture.mjs';
 import { scratch } from './helpers.mjs';
 
 const CLI = fileURLToPath(new URL('../dist/cli.cjs', import.meta.url));
@@ -118,6 +118,33 @@ test('inspect decodes the header, a key\'s probe and record, and any offset', ()
   assert.match(whileHeld.stdout, 'FOUND');
   assert.is(slabkv(['get', 'user:1', '--file', file]).code, 18); // STORE_LOCKED
   held.close();
+});
+
+test('inspect reads a version 1 file as version 1, without upgrading it', () => {
+  const file = tmp.file('inspect-v1.slabkv');
+  copyFileSync(V1_FIXTURES.tiny, file);
+  const before = readFileSync(file);
+  const header = slabkv(['inspect', '--file', file]).stdout;
+  assert.match(header, 'version 1 file');
+  assert.match(header, /formatVersion\s+1/);
+  assert.match(header, /checksum\s+0xd0fcb643 \(matches\)/);
+  assert.match(header, /0x00000158  98 40 00 00 00 00 00 00\s+class 27\s+chunk 16536 bytes, spans of 1 slabs/);
+  assert.not.match(header, 'DOES NOT MATCH');
+  assert.not.match(header, /class 28|sequence|readVersion/);
+  const key = slabkv(['inspect', '--key', 'user:1', '--file', file]).stdout;
+  assert.match(key, /→ FOUND/);
+  assert.match(key, /0x00011024  7f 8d 19 9e\s+checksum\s+0x9e198d7f \(matches\)/);
+  assert.match(key, /0x00011032  00 00\s+reserved\s+0/);
+  assert.match(key, '{"name":"Ada"}');
+  assert.match(slabkv(['inspect', '--offset', String(0x88), '--file', file]).stdout, /class 1 \s+chunk 48 bytes/);
+  // A version 1 class whose chunk size version 2 does not have: the offset finds the record in its chunk.
+  const spans = tmp.file('inspect-spans-v1.slabkv');
+  copyFileSync(V1_FIXTURES.spans, spans);
+  const record = slabkv(['inspect', '--offset', String(0x11000 + 32 + 100), '--file', spans]).stdout;
+  assert.match(record, 'size class 27 (16536-byte chunks)');
+  assert.match(record, /chunk 0 of the span, at 0x00011020 \(16536 bytes\)/);
+  assert.match(record, /checksum\s+0x[0-9a-f]{8} \(matches\)/);
+  assert.ok(readFileSync(file).equals(before), 'inspect changed nothing: the file is still version 1');
 });
 
 test('dump and load move every entry; load is all or nothing and names the bad line', () => {

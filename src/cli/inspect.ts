@@ -6,25 +6,66 @@
 import * as fs from 'node:fs';
 import { DataStoreError, ioError } from '../errors.js';
 import {
-  BOOT_ID_SIZE, BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, HEADER_SIZE, Header,
-  Free, MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE, SPAN_FREE, SPAN_HEADER_SIZE,
-  SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, chunksPerSpan,
+  BOOT_ID_SIZE, BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, FORMAT_VERSION,
+  HEADER_SIZE, Header, Free, MAGIC, MAX_KEY_BYTES, RECORD_HEADER_SIZE, RECORD_LIVE, Record, SLAB_HEADER_SIZE, SLAB_SIZE,
+  SPAN_FREE, SPAN_HEADER_SIZE, SPAN_RECORDS, SPAN_SLABS, SPAN_TABLE, Slab, Span, UPGRADED_VERSION,
 } from '../format/layout.js';
-import { hex, headerChecksum } from '../format/header.js';
+import { hex, headerChecksum, readU32 } from '../format/header.js';
+import { V1_CHUNK_SIZES, V1_CLASS_ENTRY_SIZE, V1_CLASS_TABLE, v1HeaderChecksum } from '../format/v1.js';
 import { isExpired, recordLengthsFit } from '../format/rules.js';
 import { keyHash, readExpiresAt, recordChecksum, spanChecksum } from '../format/record.js';
 import {
-  bucketAt, bucketHash, bucketRecord, bucketSlot, chunkAt, chunkIndex, classChunkSize, classEntryAt, classSpanSlabs,
-  freeNext, headerField, keyLength, keyStart, partialHead, recordState, recordStoredChecksum, slabIndex, slabStart,
-  spanKind, spanParam, spanSlabCount, spanStoredChecksum, tableEnd, valueLength, wordsOf,
+  bucketAt, bucketHash, bucketRecord, bucketSlot, freeNext, headerField, keyLength, keyStart, recordState,
+  recordStoredChecksum, slabIndex, slabStart, spanKind, spanParam, spanSlabCount, spanStoredChecksum, tableEnd,
+  valueLength, wordsOf,
 } from '../format/fields.js';
+
+/**
+ * What inspect needs to know of a file's format version: the current one, or version 1, which inspect reads as it
+ * is (every other command upgrades it first; spec section 13). Both lay out spans, records and buckets alike.
+ */
+interface Layout {
+  version: number;
+  /** the header's fields, [name, offset], in offset order (the magic and the class table apart) */
+  fields: Array<[string, number]>;
+  checksum(header: Uint8Array): number;
+  classTable: number;
+  classEntrySize: number;
+  chunkSizes: readonly number[];
+  /** slabs of every RECORDS span of each class */
+  spanSlabs: readonly number[];
+  /** whether the record's u16 at offset 18 is slabIndex (else it is reserved) */
+  slabIndex: boolean;
+}
+
+const headerFields = Object.entries(Header).filter(([name]) => name !== 'magic' && name !== 'classTable').sort((a, b) => a[1] - b[1]);
+
+const CURRENT: Layout = {
+  version: FORMAT_VERSION, fields: headerFields, checksum: headerChecksum, classTable: Header.classTable,
+  classEntrySize: CLASS_ENTRY_SIZE, chunkSizes: CHUNK_SIZES, spanSlabs: SPAN_SLABS, slabIndex: true,
+};
+
+const VERSION_1: Layout = {
+  version: UPGRADED_VERSION, fields: headerFields.filter(([, offset]) => offset < V1_CLASS_TABLE), checksum: v1HeaderChecksum,
+  classTable: V1_CLASS_TABLE, classEntrySize: V1_CLASS_ENTRY_SIZE, chunkSizes: V1_CHUNK_SIZES,
+  spanSlabs: V1_CHUNK_SIZES.map(() => 1), slabIndex: false,
+};
+
+/** chunksIn is how many chunks of chunkSize bytes a RECORDS span of `slabs` slabs holds after its header. */
+function chunksIn(slabs: number, chunkSize: number): number {
+  return Math.floor((slabs * SLAB_SIZE - SLAB_HEADER_SIZE) / chunkSize);
+}
 
 /**
  * A window on the file: reads ranges on demand, never more than it is asked for. Bytes past the end of the file
  * read as zeros (a damaged header can point there); `pastEnd` tells the reader when that happened.
  */
 class FileBytes {
-  constructor(private readonly fd: number, readonly size: number) {}
+  /** The layout of the file's format version, read from its header. */
+  readonly layout: Layout;
+  constructor(private readonly fd: number, readonly size: number) {
+    this.layout = readU32(this.read(0, HEADER_SIZE), Header.formatVersion) === UPGRADED_VERSION ? VERSION_1 : CURRENT;
+  }
   read(offset: number, length: number): Buffer {
     const out = Buffer.alloc(Math.max(0, length));
     const inFile = Math.max(0, Math.min(length, this.size - offset));
@@ -89,28 +130,32 @@ function describeWideField(name: string, value: bigint): string {
 
 export function inspectHeader(file: FileBytes): string[] {
   const header = file.read(0, HEADER_SIZE);
-  const lines = ['header (spec/FORMAT.md section 4)'];
+  const { layout } = file;
+  const lines = [layout === VERSION_1
+    ? 'header of a version 1 file, read as version 1 (spec/FORMAT.md section 13; opening the store upgrades it)'
+    : 'header (spec/FORMAT.md section 4)'];
   const magicOk = MAGIC.every((b, i) => header[i] === b);
   lines.push(row(Header.magic, bytesOf(header, Header.magic, MAGIC.length), 'magic', magicOk ? 'slabkv' : 'NOT a slabkv file'));
   if (!magicOk || header.length < HEADER_SIZE) return lines;
   const words = wordsOf(header);
-  const fields = Object.entries(Header).filter(([name]) => name !== 'magic' && name !== 'classTable').sort((a, b) => a[1] - b[1]);
-  for (const [name, offset] of fields) {
+  for (const [name, offset] of layout.fields) {
     const width = WIDE_FIELDS[name] ?? 4;
     const bytes = bytesOf(header, offset, width);
     let meaning: string;
     if (name === 'openBootId') meaning = bytes.every((b) => b === 0) ? 'none' : formatBootId(bytes);
     else if (width === 8) meaning = describeWideField(name, header.readBigUInt64LE(offset));
     else meaning = describeHeaderField(name, headerField(words, offset));
-    if (name === 'checksum' && headerField(words, Header.state) === 0) meaning += headerField(words, Header.checksum) === headerChecksum(header) ? ' (matches)' : ` (DOES NOT MATCH: computed ${hex(headerChecksum(header))})`;
+    if (name === 'checksum' && headerField(words, Header.state) === 0) meaning += headerField(words, Header.checksum) === layout.checksum(header) ? ' (matches)' : ` (DOES NOT MATCH: computed ${hex(layout.checksum(header))})`;
     lines.push(row(offset, bytes, name, meaning));
   }
-  lines.push('', `size classes (offset ${Header.classTable}, ${CLASS_ENTRY_SIZE} bytes each: chunkSize, partialHead, spanSlabs)`);
-  const count = Math.min(headerField(words, Header.classCount), CHUNK_SIZES.length);
+  const entry = layout.slabIndex ? 'chunkSize, partialHead, spanSlabs' : 'chunkSize, partialHead; every span of 1 slab';
+  lines.push('', `size classes (offset ${layout.classTable}, ${layout.classEntrySize} bytes each: ${entry})`);
+  const count = Math.min(headerField(words, Header.classCount), layout.chunkSizes.length);
   for (let c = 0; c < count; c++) {
-    const at = classEntryAt(c);
-    const partial = partialHead(words, c);
-    lines.push(row(at, bytesOf(header, at, CLASS_ENTRY_SIZE), `class ${c}`, `chunk ${classChunkSize(words, c)} bytes, spans of ${classSpanSlabs(words, c)} slabs, partial list ${partial === 0 ? 'empty' : 'starts at ' + hex(partial)}`));
+    const at = layout.classTable + c * layout.classEntrySize;
+    const partial = headerField(words, at + ClassEntry.partialHead);
+    const slabs = layout.slabIndex ? headerField(words, at + ClassEntry.spanSlabs) : 1;
+    lines.push(row(at, bytesOf(header, at, layout.classEntrySize), `class ${c}`, `chunk ${headerField(words, at + ClassEntry.chunkSize)} bytes, spans of ${slabs} slabs, partial list ${partial === 0 ? 'empty' : 'starts at ' + hex(partial)}`));
   }
   const heapEnd = headerField(words, Header.heapEnd);
   lines.push('', `file: ${file.size} bytes; heap ${HEADER_SIZE}..${heapEnd} (${(heapEnd - HEADER_SIZE) / SLAB_SIZE} slabs)`);
@@ -126,7 +171,7 @@ function inspectSpanHeader(file: FileBytes, span: number): string[] {
   const lines = [
     row(span + Span.kind, bytesOf(bytes, Span.kind), 'kind', `${KINDS[kind] ?? 'unknown'} ("${bytesOf(bytes, Span.kind).toString('latin1')}")`),
     row(span + Span.slabCount, bytesOf(bytes, Span.slabCount), 'slabCount', String(spanSlabCount(w, 0))),
-    row(span + Span.param, bytesOf(bytes, Span.param), 'param', kind === SPAN_RECORDS ? `size class ${param} (${CHUNK_SIZES[param] ?? '?'}-byte chunks)` : kind === SPAN_TABLE ? `${param} buckets` : `next free span ${hex(param)}`),
+    row(span + Span.param, bytesOf(bytes, Span.param), 'param', kind === SPAN_RECORDS ? `size class ${param} (${file.layout.chunkSizes[param] ?? '?'}-byte chunks)` : kind === SPAN_TABLE ? `${param} buckets` : `next free span ${hex(param)}`),
     row(span + Span.checksum, bytesOf(bytes, Span.checksum), 'checksum', `${hex(spanStoredChecksum(w, 0))} ${ok ? '(matches)' : '(DOES NOT MATCH)'}`),
   ];
   if (kind === SPAN_RECORDS) {
@@ -155,7 +200,9 @@ function inspectChunk(file: FileBytes, chunk: number, chunkSize: number): string
     row(chunk + Record.checksum, bytesOf(bytes, Record.checksum), 'checksum', `${hex(recordStoredChecksum(w, 0))} ${checksumOk ? '(matches)' : '(DOES NOT MATCH)'}`),
     row(chunk + Record.expiresLow, bytesOf(bytes, Record.expiresLow, 8), 'expiresAt', expires === 0 ? '0: never' : `${expires} = ${new Date(expires).toISOString()}${isExpired(expires, Date.now()) ? ' (expired)' : ''}`),
     row(chunk + Record.keyLength, bytesOf(bytes, Record.keyLength, 2), 'keyLength', String(keyBytes)),
-    row(chunk + Record.slabIndex, bytesOf(bytes, Record.slabIndex, 2), 'slabIndex', `${index}: the record starts in slab ${index} of its span`),
+    file.layout.slabIndex
+      ? row(chunk + Record.slabIndex, bytesOf(bytes, Record.slabIndex, 2), 'slabIndex', `${index}: the record starts in slab ${index} of its span`)
+      : row(chunk + Record.slabIndex, bytesOf(bytes, Record.slabIndex, 2), 'reserved', `${index}${index === 0 ? '' : ' (version 1 writes 0)'}`),
     row(chunk + Record.valueLength, bytesOf(bytes, Record.valueLength), 'valueLength', String(valueBytes)),
   ];
   if (!fits) return [...lines, '    lengths out of range or past the chunk: damaged record'];
@@ -183,12 +230,15 @@ function findSpan(file: FileBytes, offset: number): number {
 
 export function inspectOffset(file: FileBytes, offset: number): string[] {
   if (offset < HEADER_SIZE) {
-    const field = Object.entries(Header).filter(([, at]) => at <= offset).sort((a, b) => b[1] - a[1])[0]!;
-    if (offset >= Header.classTable) {
-      const c = Math.floor((offset - Header.classTable) / CLASS_ENTRY_SIZE);
+    const { layout } = file;
+    const c = Math.floor((offset - layout.classTable) / layout.classEntrySize);
+    if (offset >= layout.classTable && c < layout.chunkSizes.length) {
       return [`${hex(offset)} is in the header's class table: entry of size class ${c}`, ...inspectHeader(file).filter((line) => line.includes(`class ${c} `))];
     }
-    return [`${hex(offset)} is in the header, field ${field[0]}`, ...inspectHeader(file).filter((line) => line.includes(` ${field[0]} `))];
+    const [name, at] = layout.fields.filter(([, start]) => start <= offset).pop() ?? ['magic', Header.magic];
+    const width = name === 'magic' ? MAGIC.length : WIDE_FIELDS[name] ?? 4;
+    if (offset >= at + width) return [`${hex(offset)} is in the header, after its last field: unused bytes`];
+    return [`${hex(offset)} is in the header, field ${name}`, ...inspectHeader(file).filter((line) => line.includes(` ${name} `))];
   }
   const span = findSpan(file, offset);
   if (span < 0) return [`${hex(offset)} is past heapEnd (${hex(headerField(file.words(0, HEADER_SIZE), Header.heapEnd))}): space not in use`];
@@ -198,11 +248,12 @@ export function inspectOffset(file: FileBytes, offset: number): string[] {
   if (file.pastEnd(span, spanSlabCount(spanWords, 0) * SLAB_SIZE)) lines.push(`    the span runs past the end of the ${file.size}-byte file (bytes there read as zeros): the file is damaged`);
   if (kind === SPAN_RECORDS && offset >= span + SLAB_HEADER_SIZE) {
     const sizeClass = spanParam(spanWords, 0);
-    const size = CHUNK_SIZES[sizeClass];
-    if (size === undefined || SPAN_SLABS[sizeClass] !== spanSlabCount(spanWords, 0)) return lines;
-    const index = Math.floor(chunkIndex(span, sizeClass, offset));
-    if (index >= chunksPerSpan(sizeClass)) return [...lines, 'past the last chunk of the span: unused bytes'];
-    const chunk = chunkAt(span, sizeClass, index);
+    const size = file.layout.chunkSizes[sizeClass];
+    const slabs = spanSlabCount(spanWords, 0);
+    if (size === undefined || file.layout.spanSlabs[sizeClass] !== slabs) return lines;
+    const index = Math.floor((offset - span - SLAB_HEADER_SIZE) / size);
+    if (index >= chunksIn(slabs, size)) return [...lines, 'past the last chunk of the span: unused bytes'];
+    const chunk = span + SLAB_HEADER_SIZE + index * size;
     lines.push('', `chunk ${index} of the span, at ${hex(chunk)} (${size} bytes)`, ...inspectChunk(file, chunk, size));
   } else if (kind === SPAN_TABLE && offset >= span + SPAN_HEADER_SIZE) {
     const slot = Math.floor(bucketSlot(span, offset));
@@ -253,9 +304,10 @@ export function inspectKey(file: FileBytes, key: string): string[] {
       }
       lines.push(`  bucket ${slot} at ${hex(at)}: ${Array.from(file.read(at, BUCKET_SIZE), (b) => b.toString(16).padStart(2, '0')).join(' ')}  → ${verdict}`);
       if (verdict === 'FOUND' && recordHeader !== null) {
-        // The record's slabIndex names the slab of its span where it starts: the span header is there.
-        const slab = slabStart(record) - slabIndex(recordHeader, 0) * SLAB_SIZE;
-        const size = (slab >= HEADER_SIZE ? CHUNK_SIZES[spanParam(file.words(slab, SPAN_HEADER_SIZE), 0)] : undefined) ?? RECORD_HEADER_SIZE;
+        // The record's slabIndex names the slab of its span where it starts: the span header is there (in version
+        // 1, every span is one slab).
+        const slab = slabStart(record) - (file.layout.slabIndex ? slabIndex(recordHeader, 0) * SLAB_SIZE : 0);
+        const size = (slab >= HEADER_SIZE ? file.layout.chunkSizes[spanParam(file.words(slab, SPAN_HEADER_SIZE), 0)] : undefined) ?? RECORD_HEADER_SIZE;
         lines.push('', `record at ${hex(record)}`, ...inspectChunk(file, record, size));
         return lines;
       }

@@ -260,6 +260,17 @@ export function repairedLength(bytes: Uint8Array, fileLength: number): number {
   return isStoreLength(fileSize) && isHeapEnd(heapEnd, fileSize) && heapEnd > whole ? fileSize : whole;
 }
 
+/**
+ * recordedLength is the length a file left open is given before it is recovered: the header's fileSize when the
+ * file is shorter than that, and fileSize is a store's length with heapEnd a slab boundary within it (after power
+ * loss the header page can reach the disk before the file's new length did, with a writer that did not sync the
+ * growth first); else fileLength. What the disk lost of the tail reads as zeros.
+ */
+export function recordedLength(bytes: Uint8Array, fileLength: number): number {
+  const fileSize = readU32(bytes, Header.fileSize);
+  return fileSize > fileLength && isStoreLength(fileSize) && isHeapEnd(readU32(bytes, Header.heapEnd), fileSize) ? fileSize : fileLength;
+}
+
 export function hex(n: number): string {
   return '0x' + (n >>> 0).toString(16).padStart(8, '0');
 }

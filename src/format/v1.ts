@@ -16,7 +16,8 @@ export const V1_CHUNK_SIZES: readonly number[] = [
 export const V1_CLASS_TABLE = 128;
 export const V1_CLASS_ENTRY_SIZE = 8;
 
-function v1HeaderChecksum(bytes: Uint8Array): number {
+/** v1HeaderChecksum is version 1's header checksum: XXH32 of the header with checksum, lockWord, ownerPid and busy read as 0. */
+export function v1HeaderChecksum(bytes: Uint8Array): number {
   const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
   const view = new DataView(copy.buffer);
   for (const field of [Header.checksum, Header.lockWord, Header.ownerPid, Header.busy]) view.setUint32(field, 0, true);
@@ -49,16 +50,29 @@ export function checkV1Header(bytes: Uint8Array, fileLength: number): HeaderProb
   return null;
 }
 
+/** What a read of a version 1 file met beside the records it visited: the part of a recovery report it can fill. */
+export interface V1ReadReport {
+  /** live records not visited: their bytes failed the checksum or their lengths were out of range */
+  dropped: number;
+  /** expired records, not visited */
+  expired: number;
+  /** slabs whose span header did not hold, read under the class with the most sound records */
+  repairedSlabs: number;
+  /** slabs whose span header did not hold and that held no sound record under any class */
+  unreadableSlabs: number;
+}
+
 /**
  * forEachV1Record calls visit with every sound, unexpired record of a version 1 file whose header checkV1Header
- * accepted, in file order, as version 1's section 12 lists them: walking the spans; in state 1 a slab whose span
- * header does not hold is read under the class with the most sound records (ties to the smallest), in state 0 it
- * is skipped. A key found twice is visited twice (the caller keeps the first). key and value are views of bytes.
+ * accepted, in file order, walking the spans; a slab whose span header does not hold (a file left open, or one
+ * byte damaged in a closed file) is read under the class with the most sound records (ties to the smallest), as
+ * version 2's recovery reads it, so that no record whose checksum holds is lost. A key found twice is visited
+ * twice (the caller keeps the first). key and value are views of bytes. Returns what it could not visit.
  */
-export function forEachV1Record(bytes: Uint8Array, nowMs: number, visit: (key: Uint8Array, value: Uint8Array, expiresAt: number) => void): void {
+export function forEachV1Record(bytes: Uint8Array, nowMs: number, visit: (key: Uint8Array, value: Uint8Array, expiresAt: number) => void): V1ReadReport {
+  const report: V1ReadReport = { dropped: 0, expired: 0, repairedSlabs: 0, unreadableSlabs: 0 };
   const u32 = (offset: number): number => readU32(bytes, offset);
   const heapEnd = u32(Header.heapEnd);
-  const open = u32(Header.state) !== STATE_CLEAN;
   const sound = (chunk: number, size: number): boolean => {
     if (u32(chunk + Record.state) !== RECORD_LIVE) return false;
     const keyLength = u32(chunk + Record.keyLength) & 0xffff;
@@ -79,20 +93,25 @@ export function forEachV1Record(bytes: Uint8Array, nowMs: number, visit: (key: U
     let sizeClass = -1;
     if (holds) {
       if (kind === SPAN_RECORDS) sizeClass = param;
-    } else if (open) {
+    } else {
       let best = 0;
       for (let c = 0; c < V1_CHUNK_SIZES.length; c++) {
         let count = 0;
         chunks(offset, V1_CHUNK_SIZES[c]!, (chunk) => { if (sound(chunk, V1_CHUNK_SIZES[c]!)) count++; });
         if (count > best) { best = count; sizeClass = c; }
       }
+      if (sizeClass >= 0) report.repairedSlabs++;
+      else report.unreadableSlabs++;
     }
     if (sizeClass >= 0) {
       const size = V1_CHUNK_SIZES[sizeClass]!;
       chunks(offset, size, (chunk) => {
-        if (!sound(chunk, size)) return;
+        if (!sound(chunk, size)) {
+          if (u32(chunk + Record.state) === RECORD_LIVE) report.dropped++;
+          return;
+        }
         const expiresAt = u32(chunk + Record.expiresHigh) * 4294967296 + u32(chunk + Record.expiresLow);
-        if (isExpired(expiresAt, nowMs)) return;
+        if (isExpired(expiresAt, nowMs)) { report.expired++; return; }
         const keyLength = u32(chunk + Record.keyLength) & 0xffff;
         const key = bytes.subarray(chunk + RECORD_HEADER_SIZE, chunk + RECORD_HEADER_SIZE + keyLength);
         visit(key, bytes.subarray(chunk + RECORD_HEADER_SIZE + keyLength, chunk + RECORD_HEADER_SIZE + keyLength + u32(chunk + Record.valueLength)), expiresAt);
@@ -100,4 +119,5 @@ export function forEachV1Record(bytes: Uint8Array, nowMs: number, visit: (key: U
     }
     offset += holds ? slabCount * SLAB_SIZE : SLAB_SIZE;
   }
+  return report;
 }

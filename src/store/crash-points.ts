@@ -7,8 +7,9 @@
 export type CrashPoint =
   | 'create.allocated' // a new store's file has its blocks, all zeros
   | 'create.written' // the new store is written and synced but for its first byte
-  | 'upgrade.written' // the version 2 store is written and synced under its temporary name; the version 1 file in place
-  | 'upgrade.placed' // the version 2 store has replaced the version 1 file; the folder not synced
+  | 'upgrade.written' // the new store is written and synced under its temporary name; the version 1 file in place
+  | 'upgrade.backup' // the version 1 file is linked as its backup (something could not be carried over); not replaced
+  | 'upgrade.placed' // the new store has replaced the version 1 file; the folder not synced
   | 'free.punched' // a span given back as FREE has had its blocks after the first page punched
   | 'mark-open.state' // state = open is set in memory; the open mark not yet written, nothing synced
   | 'change.busy' // busy = 1 is set; the change not yet made
@@ -18,7 +19,7 @@ export type CrashPoint =
   | 'repair.begun' // repair has written state = 2 and synced it; the file not yet given its length
   | 'repair.header' // repair has written the fixed fields, length and heapEnd anew; state still 2
   | 'repair.marked' // repair has set state = open and synced the header page; the rebuild not yet begun
-  | 'grow.allocated' // the file has grown on disk; the header's fileSize not yet raised
+  | 'grow.allocated' // the file has grown on disk, its new length synced; the header's fileSize not yet raised
   | 'seal.released' // close has given back the blocks of free spans and of the tail; nothing synced yet
   | 'seal.flushed' // close has synced every page; the header still says open
   | 'seal.unmarked' // close has cleared the open mark; checksum and state not yet written

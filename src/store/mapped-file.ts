@@ -58,15 +58,20 @@ export class MappedFile implements Region {
   }
 
   /**
-   * growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS), then raises the
-   * header's fileSize. On failure the file is cut back to the size the header records.
+   * growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS) and makes the new
+   * length durable (fdatasync), then raises the header's fileSize: the kernel may write the header page back at
+   * any moment, and after power loss a header must not count on a length the disk does not have. On failure the
+   * file is cut back to the size the header records.
    */
   growTo(newSize: number): void {
     const oldSize = this.size;
     const err = native.allocate(this.fd, oldSize, newSize - oldSize);
-    if (err !== 0) {
+    try {
+      if (err !== 0) throw errnoError(err, 'posix_fallocate');
+      fs.fdatasyncSync(this.fd);
+    } catch (cause) {
       try { fs.ftruncateSync(this.fd, oldSize); } catch { /* the header still says oldSize; the next open checks it */ }
-      throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, errnoError(err, 'posix_fallocate'));
+      throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, cause);
     }
     crashPoint('grow.allocated');
     setHeaderField(this.words, Header.fileSize, newSize);

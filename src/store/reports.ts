@@ -31,7 +31,10 @@ export interface DataStoreStats {
   loadFactor: number;
   /** True while the bucket array is being doubled, bucket by bucket. */
   rehashing: boolean;
-  /** What recovery did when this thread found the file not cleanly closed, or repair when it was opened with repair: true; else null. */
+  /**
+   * What recovery did when this thread found the file not cleanly closed, repair when it was opened with
+   * repair: true, or the upgrade when it upgraded a version 1 file; else null.
+   */
   recovered: RecoveryReport | null;
   /**
    * How this thread found the file when it opened it: 'clean' (closed cleanly), 'resumed' (left open by a writer

@@ -12,8 +12,8 @@ import {
 } from '../format/layout.js';
 import {
   checkCleanHeader, checkHeaderBounds, checkIdentity, checkMagicAndVersion, clearOpenMark, closedChecksum, isClean,
-  isHeapEnd, isVersion1, openMarkIs, readLastWriteAt, readU32, repairedLength, writeFixedFields, writeLastWriteAt,
-  writeOpenMark,
+  isHeapEnd, isVersion1, openMarkIs, readLastWriteAt, readU32, recordedLength, repairedLength, writeFixedFields,
+  writeLastWriteAt, writeOpenMark,
 } from '../format/header.js';
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
@@ -77,6 +77,7 @@ export class SharedStore {
       existing.handles++;
       return existing;
     }
+    const upgrade: { report: RecoveryReport | null } = { report: null };
     for (let attempt = 1; ; attempt++) {
       const [lockId, detail, fd] = native.acquire(realPath);
       if (lockId === 0) {
@@ -86,17 +87,24 @@ export class SharedStore {
         }
         throw openError(realPath, detail);
       }
-      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair);
+      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair, upgrade);
       if (store !== null) return store;
     }
   }
 
-  /** #openLocked maps and, in the process's first thread, prepares the locked file; null to start over. */
-  static #openLocked(realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean, repair: boolean): SharedStore | null {
+  /**
+   * #openLocked maps and, in the process's first thread, prepares the locked file; null to start over. An upgrade
+   * of a version 1 file leaves its report in `upgrade`, for the store opened afresh to tell (stats().recovered).
+   */
+  static #openLocked(
+    realPath: string, maxSize: number, lockId: number, fd: number, mayRetry: boolean, repair: boolean,
+    upgrade: { report: RecoveryReport | null },
+  ): SharedStore | null {
     const prepared = native.setupEnter(lockId);
     let file: MappedFile | null = null;
     try {
       let size = 0;
+      let lengthRestored = false;
       if (!prepared) {
         if (!namesFile(realPath, fd)) {
           if (!mayRetry) throw new DataStoreError('IO_ERROR', `${realPath} keeps being replaced while it is opened`);
@@ -113,17 +121,22 @@ export class SharedStore {
         // A version 2 header is checked as the version 3 header its first change makes it (upgrade-in-place.ts).
         const plan = checkBeforeMapping(isPreviousVersion(head, size) ? upgradedHeader(head, size, repair) : head, size, repair);
         if (plan === 'upgrade') {
-          upgradeStoreFile(realPath, fd, size, Date.now()); // a version 1 file is replaced by a version 2 store
+          upgrade.report = upgradeStoreFile(realPath, fd, size, Date.now()).report; // replaced by a current store
           native.setupLeave(lockId, 0, 1);
           return null;
         }
         if (plan === 'repair') size = beginRepair(fd, realPath, head, size);
+        else if (!isClean(head) && recordedLength(head, size) !== size) {
+          size = restoreLength(fd, realPath, size, recordedLength(head, size));
+          lengthRestored = true;
+        }
       }
       file = new MappedFile(fd, realPath, size);
       if (prepared) file.catchUp(); // else the header is not trusted until #prepare has checked or rebuilt it
       const store = new SharedStore(realPath, lockId, file, new Table(file, maxSize));
-      if (!prepared) store.#prepare(size, repair);
+      if (!prepared) store.#prepare(size, repair, lengthRestored);
       else if (repair) store.#repairNow();
+      store.recovered ??= upgrade.report;
       openStores.set(realPath, store);
       installExitHook();
       native.setupLeave(lockId, 1, 0);
@@ -139,9 +152,10 @@ export class SharedStore {
    * #prepare runs in the first thread of the process to open the file. A clean file is checked and stays marked
    * clean until its first change (markOpen), so opening writes nothing to the disk, and a process that only reads
    * leaves the file clean even if it dies. A file left open is resumed as it is when its open mark shows the OS
-   * kept every write and no change was in flight; otherwise it is rebuilt from its records.
+   * kept every write and no change was in flight; otherwise (and always when its length had to be restored: it is
+   * not as its writer left it) it is rebuilt from its records.
    */
-  #prepare(sizeOnDisk: number, repair: boolean): void {
+  #prepare(sizeOnDisk: number, repair: boolean, lengthRestored: boolean): void {
     const w = this.file.words;
     if (repair) {
       this.#readyForRepair(sizeOnDisk);
@@ -152,7 +166,7 @@ export class SharedStore {
     } else if (isClean(this.file.bytes)) {
       this.table.checkIndex();
       this.openedFrom = 'clean';
-    } else if (!this.#survivedIntact(sizeOnDisk)) {
+    } else if (lengthRestored || !this.#survivedIntact(sizeOnDisk)) {
       this.recovered = rebuild(this.table, Date.now(), sizeOnDisk); // refuses, writing nothing, or rebuilds
       this.#writeVersion();
       this.file.flush();
@@ -474,6 +488,23 @@ function beginRepair(fd: number, path: string, head: Buffer, size: number): numb
     }
   } catch (cause) {
     throw ioError(`cannot repair ${path}`, cause);
+  }
+  return length;
+}
+
+/**
+ * restoreLength gives a file left open the length its header records (recordedLength: the disk lost the file's
+ * last growth), with allocated blocks that read as zeros, synced before the recovery that counts on it; returns
+ * it. A full disk fails the open (IO_ERROR) with the file cut back as it was.
+ */
+function restoreLength(fd: number, path: string, size: number, length: number): number {
+  const err = native.allocate(fd, size, length - size);
+  try {
+    if (err !== 0) throw errnoError(err, 'posix_fallocate');
+    fs.fdatasyncSync(fd);
+  } catch (cause) {
+    try { fs.ftruncateSync(fd, size); } catch { /* still the length it had: the next open tries again */ }
+    throw ioError(`cannot give ${path} back the length ${length} its header records`, cause);
   }
   return length;
 }

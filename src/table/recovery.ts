@@ -11,8 +11,8 @@
  * no per-key JavaScript objects.
  */
 import {
-  CHUNK_SIZES, COMMIT_DONE, COMMIT_NONE, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE,
-  SPAN_RECORDS, SPAN_SLABS,
+  CHUNK_SIZES, COMMIT_DONE, COMMIT_NONE, HEADER_SIZE, Header, MAX_FILE_SIZE, RECORD_FREE, RECORD_LIVE, SLAB_SIZE,
+  SPAN_FREE, SPAN_RECORDS, SPAN_SLABS,
 } from '../format/layout.js';
 import { readExpiresAt } from '../format/record.js';
 import { isHeapEnd } from '../format/header.js';
@@ -48,16 +48,20 @@ export interface RecoveryReport {
 /**
  * salvageSpans lists the spans that start below walkTo, reading spans with a bad header as described above. A span
  * whose header does not hold is read, from its first slab, as a RECORDS span of the class under which most of its
- * chunks are sound records (each record's slabIndex must agree with where it lies), among the classes whose span
- * fits in the file and whose later slabs hold no span header that holds. The last span may end past walkTo (its
- * later slabs zeros: lost pages, or never written); the heap then ends where it does. Read-only.
+ * chunks are sound records (each record's slabIndex must agree with where it lies), among the classes whose later
+ * slabs in the file hold no span header that holds. A span may end past walkTo (its later slabs zeros: lost pages,
+ * or never written), and a RECORDS span past the end of the file (the file was cut short, or lost its last growth:
+ * a span header that holds is the writer's, and the file is lengthened to fit it; the chunks of a salvaged span are
+ * counted only where they lie in the file); the heap then ends where it does. Other spans are cut at the end of the
+ * file: their content is not kept. Read-only.
  */
 function salvageSpans(file: Region, walkTo: number, fileSize: number, report: RecoveryReport): SpanInfo[] {
   const w = file.words;
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < walkTo;) {
-    const span = readSpan(file, offset, fileSize);
+    const span = readSpan(file, offset, MAX_FILE_SIZE); // holds by its checksum, wherever it ends
     if (span) {
+      if (span.kind !== SPAN_RECORDS) span.slabCount = Math.min(span.slabCount, (fileSize - offset) / SLAB_SIZE);
       list.push(span);
       offset += span.slabCount * SLAB_SIZE;
       continue;
@@ -66,13 +70,15 @@ function salvageSpans(file: Region, walkTo: number, fileSize: number, report: Re
     let bestCount = 0;
     for (let c = 0; c < CHUNK_SIZES.length; c++) {
       const slabs = SPAN_SLABS[c]!;
-      if (offset + slabs * SLAB_SIZE > fileSize) continue;
+      if (offset + slabs * SLAB_SIZE > MAX_FILE_SIZE) continue;
       let inside = false;
-      for (let k = 1; k < slabs && !inside; k++) inside = readSpan(file, offset + k * SLAB_SIZE, fileSize) !== null;
+      for (let k = 1; k < slabs && offset + k * SLAB_SIZE < fileSize && !inside; k++) {
+        inside = readSpan(file, offset + k * SLAB_SIZE, MAX_FILE_SIZE) !== null;
+      }
       if (inside) continue;
       let count = 0;
       forEachChunk({ offset, kind: SPAN_RECORDS, slabCount: slabs, param: c }, (chunk) => {
-        if (isSoundRecord(w, file.bytes, chunk, offset, c)) count++;
+        if (chunk + CHUNK_SIZES[c]! <= fileSize && isSoundRecord(w, file.bytes, chunk, offset, c)) count++;
       });
       if (count > bestCount) { best = c; bestCount = count; }
     }
@@ -137,6 +143,7 @@ function resetDerivedState(table: Table, list: SpanInfo[], heapEnd: number, file
   const { file, heap } = table;
   heap.setHeader(Header.busy, 1);
   heap.setHeader(Header.fileSize, fileSize);
+  if (heapEnd > fileSize) file.growTo(heapEnd); // a RECORDS span the file was cut through: its length back, in zeros
   heap.setHeader(Header.heapEnd, heapEnd); // raised to dataEnd, if it was below
   // Past heapEnd (raised to dataEnd) every byte is zero, as allocTable counts on: the blocks are given back.
   if (fileSize > heapEnd) file.release(heapEnd, fileSize - heapEnd);
