@@ -67,15 +67,15 @@ export class SharedStore {
       return existing;
     }
     for (let attempt = 1; ; attempt++) {
-      const [lockId, detail, fd] = native.acquire(realPath);
-      if (lockId === 0) {
-        if (detail === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
+      const lockId = native.acquire(realPath);
+      if (lockId < 0) {
+        if (-lockId === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
           createEmptyFile(realPath); // made a store under its lock, below
           continue;
         }
-        throw openError(realPath, detail);
+        throw openError(realPath, -lockId);
       }
-      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair);
+      const store = SharedStore.#openLocked(realPath, maxSize, lockId, native.descriptor(lockId), attempt < OPEN_ATTEMPTS, repair);
       if (store !== null) return store;
     }
   }
@@ -118,8 +118,7 @@ export class SharedStore {
       native.setupLeave(lockId, 1, 0);
       return store;
     } catch (error) {
-      if (file) file.close();
-      native.setupLeave(lockId, prepared ? 1 : 0, 1);
+      try { file?.close(); } finally { native.setupLeave(lockId, prepared ? 1 : 0, 1); }
       throw error instanceof DataStoreError ? error : ioError(`cannot open ${realPath}`, error);
     }
   }
@@ -324,8 +323,7 @@ export class SharedStore {
         prepared = false; // a thread that opens it again must check it again
       }
     } finally {
-      this.file.close();
-      native.setupLeave(this.lockId, prepared ? 1 : 0, 1);
+      try { this.file.close(); } finally { native.setupLeave(this.lockId, prepared ? 1 : 0, 1); }
     }
   }
 

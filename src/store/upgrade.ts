@@ -33,7 +33,7 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     const image = newStoreImage();
     tempFd = fs.openSync(temp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     fs.fchmodSync(tempFd, fs.fstatSync(fd).mode & 0o7777);
-    const err = native.allocate(tempFd, 0, image.length);
+    const err = -native.allocate(tempFd, 0, image.length);
     if (err !== 0) throw errnoError(err, 'posix_fallocate');
     for (let written = 0; written < image.length;) written += fs.writeSync(tempFd, image, written, image.length - written, written);
     built = new MappedFile(tempFd, temp, image.length);
@@ -58,8 +58,10 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     if (cause instanceof DataStoreError && cause.code !== 'STORE_FULL') throw cause;
     throw ioError(`cannot upgrade the version 1 store ${realPath} to version 2`, cause);
   } finally {
-    built?.close();
-    old.close();
-    if (tempFd >= 0) fs.closeSync(tempFd);
+    try {
+      built?.close();
+    } finally {
+      try { old.close(); } finally { if (tempFd >= 0) fs.closeSync(tempFd); }
+    }
   }
 }
