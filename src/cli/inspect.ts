@@ -25,6 +25,9 @@ import {
  */
 class FileBytes {
   constructor(private readonly fd: number, readonly size: number) {}
+  close(): void {
+    fs.closeSync(this.fd);
+  }
   read(offset: number, length: number): Buffer {
     const out = Buffer.alloc(Math.max(0, length));
     const inFile = Math.max(0, Math.min(length, this.size - offset));
@@ -276,7 +279,7 @@ export function keyAt(file: FileBytes, record: number): string | null {
 /**
  * openForInspection opens a slabkv file to read. It refuses, with IO_ERROR, anything but a regular file (opening
  * with O_NONBLOCK, so that a fifo cannot block it), and, with FILE_INVALID, a file that does not start with the
- * magic.
+ * magic. The caller closes it.
  */
 export function openForInspection(path: string): FileBytes {
   let fd: number;
