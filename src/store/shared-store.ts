@@ -17,6 +17,7 @@ import {
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
+import { forgetExpiredCount } from '../table/expiry.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
@@ -147,6 +148,7 @@ export class SharedStore {
     // only in a file left open in the middle of a change; a closed file has it even.)
     setHeaderField(w, Header.ownerPid, process.pid);
     setHeaderField(w, Header.busy, BUSY_IDLE);
+    forgetExpiredCount(w); // another process, or a reader that died, may have left a count of another time
     const sequence = headerField(w, Header.sequence);
     if ((sequence & 1) !== 0) setHeaderField(w, Header.sequence, sequence + 1);
     this.lock.reset(); // and, in a file left open, notes these writes in lastWriteAt
@@ -335,6 +337,7 @@ export class SharedStore {
   #seal(): void {
     const w = this.file.words;
     setHeaderField(w, Header.ownerPid, 0);
+    forgetExpiredCount(w); // a closed file has its run-time fields at zero
     if (headerField(w, Header.state) !== STATE_OPEN) return;
     this.table.heap.releaseFreeSpans();
     this.table.heap.releaseTail();

@@ -13,6 +13,7 @@ import { MAX_FILE_SIZE } from '../format/layout.js';
 import { sealHeader } from '../format/header.js';
 import { checkV1Header, forEachV1Record } from '../format/v1.js';
 import { Table } from '../table/table.js';
+import { forgetExpiredCount } from '../table/expiry.js';
 import { KeyBuffer } from '../table/key-buffer.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
@@ -44,6 +45,7 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
       if (table.find(key) !== 0) return; // a key found twice (power loss): the first is kept
       table.insert(key, value, value.length, expiresAt);
     });
+    forgetExpiredCount(built.words); // run-time fields: zero in a closed file
     sealHeader(built.bytes);
     built.flush();
     built.close();
