@@ -164,7 +164,9 @@ test('a backup copied while the store was open and restored over the same file i
   const backup = readFileSync(path);
   child.kill('SIGKILL');
   await new Promise((resolve) => child.once('exit', resolve));
-  await new Promise((resolve) => setTimeout(resolve, 1100)); // a restore some time after the last change
+  // A restore some time after the last change: the backup's last change is set 5 s back rather than waited for.
+  const lastWriteAt = backup.readBigUInt64LE(format.Header.lastWriteAt);
+  backup.writeBigUInt64LE(lastWriteAt - 5000n, format.Header.lastWriteAt);
   writeFileSync(path, backup); // same inode: the open mark still matches
   const db = new DataStore(path);
   assert.ok(db.stats().recovered, 'rebuilt: something else wrote the file after its last change');
