@@ -20,8 +20,16 @@
  * 7. The open mark: the unique id of the mount a file is open through (statx), and the clock the kernel stamps
  *    file times from (CLOCK_REALTIME_COARSE).
  *
- * Arguments are checked: a call with a missing or mistyped argument throws a TypeError rather than acting on a
- * default (fd -1, offset 0).
+ * Failures, one convention throughout:
+ * - An operating-system call that fails (a failed allocation counts as one: ENOMEM) is an outcome the caller
+ *   handles. Every call that can meet one returns a number: >= 0 on success (0, or the id it made), -errno on
+ *   failure. These are acquire, map, unmap, sync, allocate and punch; nothing they change stays half done.
+ * - Anything else is a bug in the caller or a broken process, and throws: a missing or mistyped argument (a
+ *   TypeError, never a default such as fd -1 or offset 0), an unknown id, a range outside a buffer or mapping, a
+ *   Node-API call that fails (NODE_API_CALL below, checked for every call), memory exhausted where the call has no
+ *   number to return (view).
+ * - Nothing aborts the process. Where JavaScript cannot run (the environment's cleanup hook), failures are let go:
+ *   the thread is ending, and what it held is given back as far as it can be.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -45,6 +53,28 @@
 #define TOKEN_LIMIT 0x7fffffffu
 /* How often acquire retries when the path was replaced between open(2) and flock(2). */
 #define ACQUIRE_ATTEMPTS 16
+
+/*
+ * NODE_API_CALL runs a Node-API call and, if it fails, throws its error (unless one is already pending) and returns
+ * from the calling function: NULL, or ret with NODE_API_CALL_BASE. As in Node's own js-native-api tests.
+ */
+#define NODE_API_CALL_BASE(env, call, ret) \
+  do {                                     \
+    if ((call) != napi_ok) {               \
+      throw_last_error(env);               \
+      return ret;                          \
+    }                                      \
+  } while (0)
+#define NODE_API_CALL(env, call) NODE_API_CALL_BASE(env, call, NULL)
+
+static void throw_last_error(napi_env env) {
+  const napi_extended_error_info* info = NULL;
+  const char* message = NULL;
+  if (napi_get_last_error_info(env, &info) == napi_ok && info) message = info->error_message;
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) return;
+  napi_throw_error(env, NULL, message ? message : "slabkv_native: a Node-API call failed");
+}
 
 typedef struct FileLock {
   struct FileLock* next;
@@ -84,7 +114,12 @@ typedef struct LiveToken {
   uint32_t token;
 } LiveToken;
 
+/* Guards the lists below and every FileLock's refs and prepared. Held only for list work, never across a call that
+   may wait on the file system: flock(2) and stat(2) run under acquire_mutex alone. */
 static pthread_mutex_t registry_mutex = PTHREAD_MUTEX_INITIALIZER;
+/* Serialises acquire among threads: two threads locking the same new file would each open their own descriptor,
+   and flock(2) would refuse the second as if another process held the file. Taken before registry_mutex. */
+static pthread_mutex_t acquire_mutex = PTHREAD_MUTEX_INITIALIZER;
 static FileLock* locks = NULL;
 static LiveToken* live_tokens = NULL;
 static uint32_t next_lock_id = 1;
@@ -109,10 +144,12 @@ static void unref_lock(FileLock* lock) {
   free(lock);
 }
 
-static void thread_add_ref(ThreadState* ts, uint32_t lock_id) {
+/* Counts a reference of this thread to the lock. A new entry is taken from *spare (allocated before the lock was
+   taken, so this cannot fail), which is then set to NULL. Caller holds registry_mutex. */
+static void thread_add_ref(ThreadState* ts, uint32_t lock_id, ThreadRef** spare) {
   for (ThreadRef* r = ts->refs; r; r = r->next) if (r->lock_id == lock_id) { r->count++; return; }
-  ThreadRef* r = calloc(1, sizeof *r);
-  if (!r) abort();
+  ThreadRef* r = *spare;
+  *spare = NULL;
   r->lock_id = lock_id;
   r->count = 1;
   r->next = ts->refs;
@@ -160,20 +197,41 @@ static void thread_cleanup(void* arg) {
 
 /* ---- arguments and results ---- */
 
-static napi_value make_u32(napi_env env, uint32_t v) { napi_value r; napi_create_uint32(env, v, &r); return r; }
-static napi_value make_i32(napi_env env, int32_t v) { napi_value r; napi_create_int32(env, v, &r); return r; }
-static napi_value make_bool(napi_env env, int v) { napi_value r; napi_get_boolean(env, v, &r); return r; }
+static napi_value make_u32(napi_env env, uint32_t v) {
+  napi_value r;
+  NODE_API_CALL(env, napi_create_uint32(env, v, &r));
+  return r;
+}
+
+static napi_value make_i32(napi_env env, int32_t v) {
+  napi_value r;
+  NODE_API_CALL(env, napi_create_int32(env, v, &r));
+  return r;
+}
+
+static napi_value make_bool(napi_env env, int v) {
+  napi_value r;
+  NODE_API_CALL(env, napi_get_boolean(env, v, &r));
+  return r;
+}
+
+/* os_result: the result of a call whose OS call succeeded (err 0) or failed with errno err: 0 or -err. */
+static napi_value os_result(napi_env env, int err) {
+  return make_i32(env, err ? -err : 0);
+}
 
 static ThreadState* thread_state(napi_env env) {
   void* data = NULL;
-  napi_get_instance_data(env, &data);
+  NODE_API_CALL(env, napi_get_instance_data(env, &data));
+  if (!data) napi_throw_error(env, NULL, "slabkv_native: not initialised in this thread");
   return data;
 }
 
 /* get_args fetches exactly n arguments; throws and returns 0 when fewer were passed. */
 static int get_args(napi_env env, napi_callback_info info, size_t n, napi_value* argv) {
   size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
+  NODE_API_CALL_BASE(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL), 0);
+  if (argc < n) {
     napi_throw_type_error(env, NULL, "slabkv_native: missing argument");
     return 0;
   }
@@ -198,96 +256,146 @@ static int arg_size(napi_env env, napi_value v, double* out) {
   return 0;
 }
 
-static napi_value pair(napi_env env, napi_value a, napi_value b, napi_value c) {
-  napi_value result;
-  napi_create_array_with_length(env, 3, &result);
-  napi_set_element(env, result, 0, a);
-  napi_set_element(env, result, 1, b);
-  napi_set_element(env, result, 2, c);
-  return result;
-}
-
-static napi_value failed(napi_env env, int err) {
-  return pair(env, make_u32(env, 0), make_i32(env, err), make_i32(env, -1));
+/*
+ * arg_path copies a string argument into *out (to be freed). Returns 0 having thrown when it is not a string;
+ * else 1 with *err 0, or ENOMEM, or EINVAL when the string holds a NUL (it names no file).
+ */
+static int arg_path(napi_env env, napi_value v, char** out, int* err) {
+  size_t len = 0;
+  *out = NULL;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "slabkv_native: path must be a string");
+    return 0;
+  }
+  char* path = malloc(len + 1);
+  if (!path) { *err = ENOMEM; return 1; }
+  if (napi_get_value_string_utf8(env, v, path, len + 1, &len) != napi_ok) {
+    free(path);
+    throw_last_error(env);
+    return 0;
+  }
+  if (strlen(path) != len) { free(path); *err = EINVAL; return 1; }
+  *out = path;
+  *err = 0;
+  return 1;
 }
 
 /* ---- the process's file lock ---- */
 
+/* open_regular opens the file at path read-write, never creating it: 0 with *fd and *st, or an errno. */
+static int open_regular(const char* path, int* fd, struct stat* st) {
+  *fd = open(path, O_RDWR | O_CLOEXEC);
+  if (*fd < 0) return errno;
+  int err = fstat(*fd, st) != 0 ? errno : S_ISDIR(st->st_mode) ? EISDIR : !S_ISREG(st->st_mode) ? EINVAL : 0;
+  if (err) { close(*fd); *fd = -1; }
+  return err;
+}
+
+/* ref_existing takes a reference on the process's lock of the file st describes, if there is one. */
+static FileLock* ref_existing(const struct stat* st) {
+  pthread_mutex_lock(&registry_mutex);
+  FileLock* lock = locks;
+  while (lock && !(lock->dev == st->st_dev && lock->ino == st->st_ino)) lock = lock->next;
+  if (lock) lock->refs++;
+  pthread_mutex_unlock(&registry_mutex);
+  return lock;
+}
+
 /*
- * acquire(path): [lockId, first, fd] on success, where fd is the process's descriptor of the file (read-write, for
- * mapping and growing it) and first is 1 when this call took the OS lock; [0, errno, -1] when the file does not
- * exist (ENOENT), is locked by another process (EWOULDBLOCK), or cannot be opened. Never creates the file.
- * After flock it checks that the path still names the file it locked: a store created (renamed into place) in the
- * meantime is another file, and is opened again.
+ * lock_new takes the OS lock on fd and makes it the process's lock of the file, with one reference: 0 with *out,
+ * an errno, or -1 when path no longer names the file fd is (a store created, renamed into place, meanwhile: the
+ * caller opens the path again). On failure fd is left to the caller to close, which lets go of any flock.
+ */
+static int lock_new(const char* path, int fd, const struct stat* st, FileLock** out) {
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) return errno;
+  struct stat now;
+  if (stat(path, &now) != 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) return -1;
+  FileLock* lock = calloc(1, sizeof *lock);
+  if (!lock) return ENOMEM;
+  int err = pthread_mutex_init(&lock->setup, NULL);
+  if (err) { free(lock); return err; }
+  lock->dev = st->st_dev;
+  lock->ino = st->st_ino;
+  lock->fd = fd;
+  lock->refs = 1;
+  pthread_mutex_lock(&registry_mutex);
+  lock->id = next_lock_id++;
+  lock->next = locks;
+  locks = lock;
+  pthread_mutex_unlock(&registry_mutex);
+  *out = lock;
+  return 0;
+}
+
+/* take_lock finds or makes the process's lock of the file at path, with a reference for the caller: 0 or an errno. */
+static int take_lock(const char* path, FileLock** out) {
+  int err = ENOENT; /* the path kept naming another file: as if it were gone */
+  pthread_mutex_lock(&acquire_mutex);
+  for (int attempt = 0; attempt < ACQUIRE_ATTEMPTS; attempt++) {
+    int fd;
+    struct stat st;
+    err = open_regular(path, &fd, &st);
+    if (err) break;
+    *out = ref_existing(&st);
+    if (*out) { close(fd); break; }
+    err = lock_new(path, fd, &st, out);
+    if (err == 0) break;
+    close(fd);
+    if (err > 0) break;
+    err = ENOENT;
+  }
+  pthread_mutex_unlock(&acquire_mutex);
+  return err;
+}
+
+/*
+ * acquire(path): opens the file (never creating it) and takes the process's lock on it, with a reference for this
+ * thread: the lock's id (>= 1), or -errno: -ENOENT when the file does not exist, -EWOULDBLOCK when another process
+ * holds it, -EISDIR or -EINVAL when it is a directory or not a regular file (or the path holds a NUL).
  */
 static napi_value acquire(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return NULL;
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "acquire(path): path must be a string");
-    return NULL;
-  }
-  char* path = malloc(len + 1);
-  if (!path) return failed(env, ENOMEM);
-  napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
-  if (strlen(path) != len) { free(path); return failed(env, EINVAL); } /* a NUL inside the path */
-
-  int fd = -1, err = 0, first = 0;
-  struct stat st;
+  char* path;
+  int err;
+  if (!get_args(env, info, 1, argv) || !arg_path(env, argv[0], &path, &err)) return NULL;
+  ThreadState* ts = thread_state(env);
+  ThreadRef* spare = calloc(1, sizeof *spare); /* taken now: nothing may fail once the lock is held */
   FileLock* lock = NULL;
-  for (int attempt = 0; attempt < ACQUIRE_ATTEMPTS && !lock; attempt++) {
-    fd = open(path, O_RDWR | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) != 0) { err = errno; break; }
-    if (!S_ISREG(st.st_mode)) { err = S_ISDIR(st.st_mode) ? EISDIR : EINVAL; break; }
-    pthread_mutex_lock(&registry_mutex);
-    lock = locks;
-    while (lock && !(lock->dev == st.st_dev && lock->ino == st.st_ino)) lock = lock->next;
-    if (lock) {
-      lock->refs++;
-      pthread_mutex_unlock(&registry_mutex);
-      close(fd);
-      fd = lock->fd;
-      break;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-      err = errno;
-      pthread_mutex_unlock(&registry_mutex);
-      break;
-    }
-    struct stat now;
-    if (stat(path, &now) != 0 || now.st_dev != st.st_dev || now.st_ino != st.st_ino) {
-      pthread_mutex_unlock(&registry_mutex);
-      flock(fd, LOCK_UN);
-      close(fd);
-      fd = -1;
-      err = ENOENT;
-      continue;
-    }
-    lock = calloc(1, sizeof *lock);
-    if (!lock) abort();
-    lock->dev = st.st_dev;
-    lock->ino = st.st_ino;
-    lock->fd = fd;
-    lock->id = next_lock_id++;
-    lock->refs = 1;
-    pthread_mutex_init(&lock->setup, NULL);
-    lock->next = locks;
-    locks = lock;
-    first = 1;
-    pthread_mutex_unlock(&registry_mutex);
-  }
+  if (!err && !ts) err = -1; /* thrown */
+  if (!err && !spare) err = ENOMEM;
+  if (!err) err = take_lock(path, &lock);
   free(path);
-  if (!lock) {
-    if (fd >= 0) close(fd);
-    return failed(env, err ? err : EAGAIN);
+  napi_value result = NULL;
+  if (!err) {
+    result = make_u32(env, lock->id);
+    pthread_mutex_lock(&registry_mutex);
+    if (result) thread_add_ref(ts, lock->id, &spare);
+    else unref_lock(lock);
+    pthread_mutex_unlock(&registry_mutex);
+  } else if (err > 0) {
+    result = os_result(env, err);
   }
+  free(spare);
+  return result;
+}
+
+/* With the registry mutex held: the lock of that id, or NULL having thrown. */
+static FileLock* known_lock(napi_env env, uint32_t id) {
+  FileLock* lock = find_lock_by_id(id);
+  if (!lock) napi_throw_error(env, NULL, "slabkv_native: no such lock in this process");
+  return lock;
+}
+
+/* descriptor(lockId): the process's descriptor of the locked file, read-write, for mapping and growing it. */
+static napi_value descriptor(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint32_t id;
+  if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &id)) return NULL;
   pthread_mutex_lock(&registry_mutex);
-  thread_add_ref(thread_state(env), lock->id);
-  uint32_t id = lock->id;
-  int lock_fd = lock->fd;
+  FileLock* lock = known_lock(env, id);
+  int fd = lock ? lock->fd : -1;
   pthread_mutex_unlock(&registry_mutex);
-  return pair(env, make_u32(env, id), make_i32(env, first), make_i32(env, lock_fd));
+  return lock ? make_i32(env, fd) : NULL;
 }
 
 /* references(lockId): how many references the process holds (0 when unknown). */
@@ -309,6 +417,7 @@ static napi_value setup_enter(napi_env env, napi_callback_info info) {
   uint32_t id;
   if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &id)) return NULL;
   ThreadState* ts = thread_state(env);
+  if (!ts) return NULL;
   pthread_mutex_lock(&registry_mutex);
   FileLock* lock = find_lock_by_id(id);
   pthread_mutex_unlock(&registry_mutex);
@@ -316,12 +425,15 @@ static napi_value setup_enter(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "setupEnter: unknown lock, or this thread already holds a setup mutex");
     return NULL;
   }
+  napi_value prepared_value = NULL;
   pthread_mutex_lock(&lock->setup);
   ts->setup_held = &lock->setup;
   pthread_mutex_lock(&registry_mutex);
   int prepared = (int)lock->prepared;
   pthread_mutex_unlock(&registry_mutex);
-  return make_bool(env, prepared);
+  prepared_value = make_bool(env, prepared);
+  if (!prepared_value) { ts->setup_held = NULL; pthread_mutex_unlock(&lock->setup); } /* thrown: not entered */
+  return prepared_value;
 }
 
 /*
@@ -335,6 +447,7 @@ static napi_value setup_leave(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_u32(env, argv[1], &prepared) ||
       !arg_u32(env, argv[2], &drop)) return NULL;
   ThreadState* ts = thread_state(env);
+  if (!ts) return NULL;
   pthread_mutex_lock(&registry_mutex);
   FileLock* lock = find_lock_by_id(id);
   if (!lock || ts->setup_held != &lock->setup) {
@@ -347,37 +460,47 @@ static napi_value setup_leave(napi_env env, napi_callback_info info) {
   ts->setup_held = NULL;
   if (drop && thread_drop_ref(ts, id)) unref_lock(lock);
   pthread_mutex_unlock(&registry_mutex);
-  return make_u32(env, 0);
+  return NULL;
 }
 
 /* ---- the mapping ---- */
 
-/* map(fd, length): the id of a new shared read-write mapping of the file's first length bytes, or -errno. */
+/* map(fd, length): the id (>= 1) of a new shared read-write mapping of the file's first length bytes, or -errno. */
 static napi_value map_file(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   double length;
   if (!get_args(env, info, 2, argv) || !arg_i32(env, argv[0], &fd) || !arg_size(env, argv[1], &length)) return NULL;
-  void* addr = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (addr == MAP_FAILED) return make_i32(env, -errno);
-#ifdef MADV_RANDOM
-  madvise(addr, (size_t)length, MADV_RANDOM); /* lookups jump; read-ahead would fetch pages no one asked for */
-#endif
+  ThreadState* ts = thread_state(env);
+  if (!ts) return NULL;
   Mapping* m = calloc(1, sizeof *m);
-  if (!m) abort();
+  if (!m) return os_result(env, ENOMEM);
+  void* addr = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) {
+    int err = errno;
+    free(m);
+    return os_result(env, err);
+  }
+#ifdef MADV_RANDOM
+  madvise(addr, (size_t)length, MADV_RANDOM); /* advice only: lookups jump; read-ahead would fetch pages no one asked for */
+#endif
   m->addr = addr;
   m->length = (size_t)length;
-  ThreadState* ts = thread_state(env);
   pthread_mutex_lock(&registry_mutex);
   m->id = next_mapping_id++;
   pthread_mutex_unlock(&registry_mutex);
+  napi_value result = make_i32(env, (int32_t)m->id);
+  if (!result) { munmap(addr, m->length); free(m); return NULL; }
   m->next = ts->mappings;
   ts->mappings = m;
-  return make_i32(env, (int32_t)m->id);
+  return result;
 }
 
-static Mapping* find_mapping(napi_env env, uint32_t id) {
-  for (Mapping* m = thread_state(env)->mappings; m; m = m->next) if (m->id == id) return m;
+/* The link to this thread's mapping of that id, or NULL having thrown. */
+static Mapping** find_mapping(napi_env env, uint32_t id) {
+  ThreadState* ts = thread_state(env);
+  if (!ts) return NULL;
+  for (Mapping** p = &ts->mappings; *p; p = &(*p)->next) if ((*p)->id == id) return p;
   napi_throw_error(env, NULL, "slabkv_native: no such mapping in this thread");
   return NULL;
 }
@@ -389,75 +512,90 @@ static napi_value view(napi_env env, napi_callback_info info) {
   uint32_t id;
   double length;
   if (!get_args(env, info, 2, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &length)) return NULL;
-  Mapping* m = find_mapping(env, id);
-  if (!m) return NULL;
+  Mapping** link = find_mapping(env, id);
+  if (!link) return NULL;
+  Mapping* m = *link;
   if ((size_t)length > m->length) {
     napi_throw_range_error(env, NULL, "view: longer than the mapping");
     return NULL;
   }
-  napi_value result;
-  napi_ref ref;
-  if (napi_create_external_arraybuffer(env, m->addr, (size_t)length, NULL, NULL, &result) != napi_ok ||
-      napi_create_reference(env, result, 0, &ref) != napi_ok) {
-    napi_throw_error(env, NULL, "view: cannot create an ArrayBuffer over the mapping");
+  napi_ref* views = realloc(m->views, (m->view_count + 1) * sizeof *views);
+  if (!views) {
+    napi_throw_error(env, "ENOMEM", "view: out of memory");
     return NULL;
   }
-  napi_ref* views = realloc(m->views, (m->view_count + 1) * sizeof *views);
-  if (!views) abort();
-  views[m->view_count++] = ref;
   m->views = views;
+  napi_value result;
+  NODE_API_CALL(env, napi_create_external_arraybuffer(env, m->addr, (size_t)length, NULL, NULL, &result));
+  napi_ref ref;
+  if (napi_create_reference(env, result, 0, &ref) != napi_ok) {
+    throw_last_error(env);
+    napi_detach_arraybuffer(env, result); /* no one else has it; unmap could not reach it */
+    return NULL;
+  }
+  views[m->view_count++] = ref;
   return result;
 }
 
-/* unmap(id): detaches every view of the mapping that is still alive (its typed arrays then read as empty, never
-   as unmapped memory), then unmaps. 0 or an errno. */
+/* detach_views detaches every view of the mapping still alive; throws (returns 0) when one cannot be. */
+static int detach_views(napi_env env, Mapping* m) {
+  for (size_t i = 0; i < m->view_count; i++) {
+    napi_value ab = NULL;
+    NODE_API_CALL_BASE(env, napi_get_reference_value(env, m->views[i], &ab), 0);
+    if (ab == NULL) continue; /* collected */
+    bool detached = false;
+    NODE_API_CALL_BASE(env, napi_is_detached_arraybuffer(env, ab, &detached), 0);
+    if (!detached) NODE_API_CALL_BASE(env, napi_detach_arraybuffer(env, ab), 0);
+  }
+  return 1;
+}
+
+/*
+ * unmap(id): detaches every view of the mapping that is still alive (its typed arrays then read as empty, never as
+ * unmapped memory), then unmaps: 0 or -errno. A view that cannot be detached throws, and the memory stays mapped:
+ * nothing is unmapped under a view that can still reach it. After a failure the mapping stays this thread's, for
+ * another unmap or the thread's end.
+ */
 static napi_value unmap_file(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   uint32_t id;
   if (!get_args(env, info, 1, argv) || !arg_u32(env, argv[0], &id)) return NULL;
-  ThreadState* ts = thread_state(env);
-  Mapping** p = &ts->mappings;
-  while (*p && (*p)->id != id) p = &(*p)->next;
-  if (!*p) { find_mapping(env, id); return NULL; } /* throws */
-  Mapping* m = *p;
-  for (size_t i = 0; i < m->view_count; i++) {
-    napi_value ab = NULL;
-    bool detached = true;
-    if (napi_get_reference_value(env, m->views[i], &ab) == napi_ok && ab != NULL &&
-        napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && !detached) {
-      napi_detach_arraybuffer(env, ab);
-    }
-    napi_delete_reference(env, m->views[i]);
-  }
-  *p = m->next;
-  int result = munmap(m->addr, m->length) == 0 ? 0 : errno;
+  Mapping** link = find_mapping(env, id);
+  if (!link) return NULL;
+  Mapping* m = *link;
+  if (!detach_views(env, m)) return NULL;
+  if (munmap(m->addr, m->length) != 0) return os_result(env, errno);
+  *link = m->next;
+  for (size_t i = 0; i < m->view_count; i++) napi_delete_reference(env, m->views[i]); /* failing leaks a reference, no more */
   free(m->views);
   free(m);
-  return make_i32(env, result);
+  return os_result(env, 0);
 }
 
-/* sync(id, offset, length): msync(MS_SYNC) of that range; 0 or an errno. */
+/* sync(id, offset, length): msync(MS_SYNC) of that range; 0 or -errno. */
 static napi_value sync_file(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   uint32_t id;
   double offset, length;
   if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &offset) ||
       !arg_size(env, argv[2], &length)) return NULL;
-  Mapping* m = find_mapping(env, id);
-  if (!m) return NULL;
+  Mapping** link = find_mapping(env, id);
+  if (!link) return NULL;
+  Mapping* m = *link;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t start = (size_t)offset / page * page;
   size_t end = (size_t)(offset + length);
   if (end > m->length) end = m->length;
-  if (end <= start) return make_i32(env, 0);
-  return make_i32(env, msync((char*)m->addr + start, end - start, MS_SYNC) == 0 ? 0 : errno);
+  if (end <= start) return os_result(env, 0);
+  return os_result(env, msync((char*)m->addr + start, end - start, MS_SYNC) == 0 ? 0 : errno);
 }
 
 /* ---- threads ---- */
 
 static napi_value thread_token(napi_env env, napi_callback_info info) {
   (void)info;
-  return make_u32(env, thread_state(env)->token);
+  ThreadState* ts = thread_state(env);
+  return ts ? make_u32(env, ts->token) : NULL;
 }
 
 static napi_value token_alive(napi_env env, napi_callback_info info) {
@@ -481,7 +619,9 @@ static int32_t* word_at(napi_env env, napi_value buffer, uint32_t offset) {
   return (int32_t*)((char*)data + offset);
 }
 
-/* wait(buffer, offset, expected, timeoutMs): sleeps while the word still equals expected, at most timeoutMs. */
+/* wait(buffer, offset, expected, timeoutMs): sleeps while the word still equals expected, at most timeoutMs. Every
+   way it ends (woken, timed out, interrupted, the word already changed) is the same to the caller, which reads the
+   word again: the futex's result is not needed. */
 static napi_value wait_word(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   uint32_t offset, timeout_ms;
@@ -501,6 +641,7 @@ static napi_value wait_word(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* wake(buffer, offset): wakes every thread waiting on the word. It cannot fail on a word that word_at accepted. */
 static napi_value wake_word(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   uint32_t offset;
@@ -515,19 +656,19 @@ static napi_value wake_word(napi_env env, napi_callback_info info) {
 
 /* ---- the file's size ---- */
 
-/* allocate(fd, offset, length): gives the range real blocks; 0 or an errno. */
+/* allocate(fd, offset, length): gives the range real blocks; 0 or -errno. */
 static napi_value allocate(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t fd;
   double offset, length;
   if (!get_args(env, info, 3, argv) || !arg_i32(env, argv[0], &fd) || !arg_size(env, argv[1], &offset) ||
       !arg_size(env, argv[2], &length)) return NULL;
-  return make_i32(env, posix_fallocate(fd, (off_t)offset, (off_t)length));
+  return os_result(env, posix_fallocate(fd, (off_t)offset, (off_t)length)); /* returns the errno itself */
 }
 
 /*
  * punch(fd, offset, length): deallocates the range's blocks, keeping the file's length (it reads as zeros from
- * then on); 0 or an errno. EOPNOTSUPP where the file system (or the OS: not Linux) cannot punch holes.
+ * then on); 0 or -errno. -EOPNOTSUPP where the file system (or the OS: not Linux) cannot punch holes.
  */
 static napi_value punch(napi_env env, napi_callback_info info) {
   napi_value argv[3];
@@ -536,10 +677,10 @@ static napi_value punch(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 3, argv) || !arg_i32(env, argv[0], &fd) || !arg_size(env, argv[1], &offset) ||
       !arg_size(env, argv[2], &length)) return NULL;
 #if defined(__linux__) && defined(FALLOC_FL_PUNCH_HOLE)
-  return make_i32(env, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0 ? 0 : errno);
+  return os_result(env, fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)offset, (off_t)length) == 0 ? 0 : errno);
 #else
   (void)fd; (void)offset; (void)length;
-  return make_i32(env, EOPNOTSUPP);
+  return os_result(env, EOPNOTSUPP);
 #endif
 }
 
@@ -570,7 +711,7 @@ static napi_value mount_id(napi_env env, napi_callback_info info) {
   (void)fd;
 #endif
   napi_value result;
-  if (napi_create_bigint_uint64(env, id, &result) != napi_ok) return NULL;
+  NODE_API_CALL(env, napi_create_bigint_uint64(env, id, &result));
   return result;
 }
 
@@ -587,26 +728,50 @@ static napi_value coarse_clock(napi_env env, napi_callback_info info) {
   if (clock_gettime(CLOCK_REALTIME, &now) != 0) return make_i32(env, 0);
 #endif
   napi_value result;
-  if (napi_create_double(env, (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000), &result) != napi_ok) return NULL;
+  NODE_API_CALL(env, napi_create_double(env, (double)now.tv_sec * 1000 + (double)(now.tv_nsec / 1000000), &result));
   return result;
 }
 
-NAPI_MODULE_INIT() {
+/* start_thread gives this thread its state and a live token, and the hook that gives both back: 0 having thrown. */
+static int start_thread(napi_env env) {
   ThreadState* ts = calloc(1, sizeof *ts);
   LiveToken* live = calloc(1, sizeof *live);
-  if (!ts || !live) abort();
+  if (!ts || !live) {
+    free(ts);
+    free(live);
+    napi_throw_error(env, "ENOMEM", "slabkv_native: out of memory");
+    return 0;
+  }
   pthread_mutex_lock(&registry_mutex);
   ts->token = next_token;
   next_token = next_token == TOKEN_LIMIT ? 1 : next_token + 1;
+  pthread_mutex_unlock(&registry_mutex);
   live->token = ts->token;
+  if (napi_set_instance_data(env, ts, NULL, NULL) != napi_ok) {
+    throw_last_error(env);
+    free(ts);
+    free(live);
+    return 0;
+  }
+  if (napi_add_env_cleanup_hook(env, thread_cleanup, ts) != napi_ok) {
+    throw_last_error(env);
+    napi_set_instance_data(env, NULL, NULL, NULL);
+    free(ts);
+    free(live);
+    return 0;
+  }
+  pthread_mutex_lock(&registry_mutex); /* alive from here on; the cleanup hook ends it */
   live->next = live_tokens;
   live_tokens = live;
   pthread_mutex_unlock(&registry_mutex);
-  napi_set_instance_data(env, ts, NULL, NULL);
-  napi_add_env_cleanup_hook(env, thread_cleanup, ts);
+  return 1;
+}
 
+NAPI_MODULE_INIT() {
+  if (!start_thread(env)) return NULL;
   napi_property_descriptor props[] = {
     { "acquire", NULL, acquire, NULL, NULL, NULL, napi_default, NULL },
+    { "descriptor", NULL, descriptor, NULL, NULL, NULL, napi_default, NULL },
     { "references", NULL, references, NULL, NULL, NULL, napi_default, NULL },
     { "setupEnter", NULL, setup_enter, NULL, NULL, NULL, napi_default, NULL },
     { "setupLeave", NULL, setup_leave, NULL, NULL, NULL, napi_default, NULL },
@@ -623,6 +788,6 @@ NAPI_MODULE_INIT() {
     { "mountId", NULL, mount_id, NULL, NULL, NULL, napi_default, NULL },
     { "coarseClock", NULL, coarse_clock, NULL, NULL, NULL, napi_default, NULL },
   };
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  NODE_API_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;
 }

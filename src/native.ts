@@ -2,6 +2,11 @@
  * The compiled addon (native/slabkv_native.c): the per-process file lock, the mapping, thread liveness, futex
  * wait/wake and posix_fallocate. Shipped prebuilt for linux-x64 in prebuilds/; compiled by node-gyp into
  * build/Release elsewhere.
+ *
+ * Failures follow one convention (the addon's own comment gives it in full): a call that makes an OS call which may
+ * fail (acquire, map, unmap, sync, allocate, punch) returns a number, >= 0 on success and -errno on failure, and
+ * changes nothing when it fails; misuse (a missing or mistyped argument, an unknown id) and a failed Node-API call
+ * throw. Nothing aborts the process.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -9,31 +14,37 @@ import * as path from 'node:path';
 
 export interface NativeBinding {
   /**
-   * Opens the file (never creating it) and takes the process's lock on it: [lockId, 1 if this call took the OS
-   * lock, the process's descriptor of the file], or [0, errno, -1].
+   * Opens the file (never creating it) and takes the process's lock on it, with a reference for this thread: the
+   * lock's id (>= 1), or -errno (-ENOENT: no such file; -EWOULDBLOCK: another process holds it; -EISDIR, -EINVAL:
+   * a directory, or not a regular file).
    */
-  acquire(path: string): [number, number, number];
+  acquire(path: string): number;
+  /** The process's descriptor of the locked file (read-write, for mapping and growing it); the lock owns it. */
+  descriptor(lockId: number): number;
   /** The references the process holds on the lock. */
   references(lockId: number): number;
   /** Locks the store's process-wide setup mutex; returns whether a thread has already prepared the file. */
   setupEnter(lockId: number): boolean;
   /** Records whether the file is prepared, drops this thread's reference if release is 1, unlocks the mutex. */
   setupLeave(lockId: number, prepared: 0 | 1, release: 0 | 1): void;
-  /** Maps the file's first length bytes shared and read-write: a mapping id, or -errno. */
+  /** Maps the file's first length bytes shared and read-write: a mapping id (>= 1), or -errno. */
   map(fd: number, length: number): number;
   /** An ArrayBuffer over the mapping's first length bytes. */
   view(mapping: number, length: number): ArrayBuffer;
-  /** Detaches every view the mapping handed out and unmaps: 0 or an errno. */
+  /**
+   * Detaches every view the mapping handed out and unmaps: 0 or -errno. Throws, leaving the memory mapped, when a
+   * view cannot be detached.
+   */
   unmap(mapping: number): number;
-  /** msync(MS_SYNC) of a range of the mapping: 0 or an errno. */
+  /** msync(MS_SYNC) of a range of the mapping: 0 or -errno. */
   sync(mapping: number, offset: number, length: number): number;
   threadToken(): number;
   tokenAlive(token: number): boolean;
   wait(buffer: Buffer, offset: number, expected: number, timeoutMs: number): void;
   wake(buffer: Buffer, offset: number): void;
-  /** 0 or an errno. */
+  /** posix_fallocate: 0 or -errno. */
   allocate(fd: number, offset: number, length: number): number;
-  /** Deallocates the range's blocks (fallocate PUNCH_HOLE | KEEP_SIZE): 0 or an errno (EOPNOTSUPP: cannot). */
+  /** Deallocates the range's blocks (fallocate PUNCH_HOLE | KEEP_SIZE): 0 or -errno (-EOPNOTSUPP: cannot). */
   punch(fd: number, offset: number, length: number): number;
   /** The unique id of the mount the file is open through (statx STATX_MNT_ID_UNIQUE), or 0n where the OS gives none. */
   mountId(fd: number): bigint;

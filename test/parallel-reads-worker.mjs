@@ -6,11 +6,16 @@ const { mode, path } = workerData;
 const db = new DataStore(path);
 
 if (mode === 'hold-lock') {
-  db.verify({ onProgress: () => {
+  // Holds the lock until the main thread opens the gate; after HOLD_LIMIT_MS it lets go anyway and says so, so
+  // that a read that waits for the lock fails the test instead of hanging it.
+  const HOLD_LIMIT_MS = 60_000;
+  let how = 'never held';
+  db.verify({ onProgress: (done) => {
+    if (done !== 0) return;
     parentPort.postMessage('holding');
-    Atomics.wait(workerData.gate, 0, 0); // hold the lock until the main thread opens the gate
+    how = Atomics.wait(workerData.gate, 0, 0, HOLD_LIMIT_MS);
   } });
-  parentPort.postMessage('released');
+  parentPort.postMessage({ released: how });
 } else if (mode === 'race') {
   // Stable keys must always be there with their value; churned keys may be missing for a moment, but a value read
   // must be one that was written for that key.
@@ -65,12 +70,13 @@ if (mode === 'hold-lock') {
   // Checks every read against the writers' log: a value of version v needs state 2v between the state committed
   // before the read began and the state announced after it ended; KEY_NOT_FOUND (or has() false) needs an odd
   // state in that range.
-  const { log, stop, keys } = workerData;
+  const { log, stop, keys, progress } = workerData;
   const next = randomBelow(workerData.seed + 1);
   const wrong = [];
   let reads = 0;
   parentPort.postMessage('reading');
   while (Atomics.load(stop, 0) === 0 && wrong.length < 10) {
+    Atomics.add(progress, workerData.seed, 100);
     for (let n = 0; n < 100; n++, reads++) {
       const i = next(keys);
       const key = `t:${i}`;
@@ -100,6 +106,7 @@ if (mode === 'hold-lock') {
       if (problem !== null) wrong.push(`${key}: ${problem}`);
     }
   }
+  Atomics.add(progress, workerData.seed, 1 << 24); // a reader that stops early (too much wrong) lets the test finish
   parentPort.postMessage({ reads, wrong });
 }
 

@@ -100,7 +100,7 @@ test('header table matches layout.Header, field by field', () => {
   assert.equal(Object.keys(S.header), Object.keys(format.Header));
   for (const [name, [offset, size]] of Object.entries(S.header)) {
     assert.is(format.Header[name], offset, name);
-    const wide = { magic: format.MAGIC.length, openBootId: format.BOOT_ID_SIZE, openDevice: 8, openInode: 8, lastWriteAt: 8, openMount: 8, classTable: format.CHUNK_SIZES.length * format.CLASS_ENTRY_SIZE };
+    const wide = { magic: format.MAGIC.length, openBootId: format.BOOT_ID_SIZE, openDevice: 8, openInode: 8, lastWriteAt: 8, openMount: 8, countedAt: 8, nextExpiry: 8, classTable: format.CHUNK_SIZES.length * format.CLASS_ENTRY_SIZE };
     const expectedSize = wide[name] ?? 4;
     assert.is(size, expectedSize, `${name} size`);
   }
@@ -288,7 +288,7 @@ test('a decoder written from the spec alone lists exactly the live keys and valu
   for (const [key, value] of expected) assert.is(decoded.get(key), value, key);
 });
 
-const RUN_TIME_FIELDS = ['lockWord', 'ownerPid', 'busy', 'sequence'];
+const RUN_TIME_FIELDS = ['lockWord', 'ownerPid', 'busy', 'sequence', 'expiredCount', 'countedAt', 'nextExpiry'];
 
 test('damage at each header offset the spec lists is refused with the spec\'s error, the file unchanged', () => {
   const original = readFileSync(FIXTURE);

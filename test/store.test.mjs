@@ -1,8 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, statSync, writeFileSync, mkdirSync, symlinkSync, existsSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, mkdirSync, symlinkSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { DataStore } from 'slabkv';
+import { Header } from 'slabkv/format';
 import { atTime, scratch, throwsCode, withClock } from './helpers.mjs';
 
 const tmp = scratch();
@@ -50,9 +51,78 @@ test('expired keys are gone for read, has and delete; create on an expired key s
 test('a real second passes: a 1-second TTL expires by the clock', async () => {
   const db = new DataStore(tmp.file('realtime.slabkv'));
   db.create('k', { v: 1 }, 1);
-  assert.ok(db.has('k'));
-  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const at = db.expiresAt('k');
+  atTime(at - 1, () => assert.ok(db.has('k'), 'live until its expiry time'));
+  while (Date.now() < at) await new Promise((resolve) => setTimeout(resolve, at - Date.now())); // until the real clock is there
   assert.not.ok(db.has('k'));
+  db.close();
+});
+
+/** The header's record of the last count of expired records (spec section 9): countedAt changes only with a pass. */
+function lastCount(path) {
+  const header = Buffer.alloc(4096);
+  const fd = openSync(path, 'r');
+  readSync(fd, header, 0, 4096, 0);
+  closeSync(fd);
+  return { expired: header.readUInt32LE(Header.expiredCount), at: Number(header.readBigUInt64LE(Header.countedAt)), next: Number(header.readBigUInt64LE(Header.nextExpiry)) };
+}
+
+test('count passes over the index only when an expiry time has passed since the last count', () => {
+  const path = tmp.file('count.slabkv');
+  const db = new DataStore(path);
+  const T = Date.UTC(2031, 0, 1);
+  atTime(T, () => {
+    for (let i = 0; i < 3000; i++) db.create(`k:${i}`, { i }, i % 3 === 0 ? 60 + (i % 7) : undefined); // 60 to 66 s
+    assert.is(db.count, 3000);
+  });
+  assert.equal(lastCount(path), { expired: 0, at: 0, next: T + 60_000 }, 'known from the inserts: no pass');
+  atTime(T + 59_999, () => assert.is(db.count, 3000));
+  assert.is(lastCount(path).at, 0, 'no expiry time had passed: no pass');
+  const dueAt60 = Array.from({ length: 3000 }, (_, i) => i).filter((i) => i % 3 === 0 && i % 7 === 0).length;
+  atTime(T + 60_000, () => assert.is(db.count, 3000 - dueAt60));
+  assert.equal(lastCount(path), { expired: dueAt60, at: T + 60_000, next: T + 61_000 }, 'one pass, at the first expiry');
+  atTime(T + 60_500, () => {
+    assert.is(db.count, 3000 - dueAt60);
+    db.create('late', { a: 1 }, 1); // expires at T + 61.5 s: after nextExpiry, nothing to note
+    db.create('early', { a: 1 }); // no TTL
+  });
+  assert.is(lastCount(path).at, T + 60_000, 'no pass before the next expiry time');
+  atTime(T + 60_999, () => assert.is(db.count, 3002 - dueAt60));
+  assert.is(lastCount(path).at, T + 60_000);
+  db.close();
+});
+
+test('count is exact through creates, deletes, sweeps, clocks set back and reopening', () => {
+  // Checked against a scan of the records (keys()), which does not use the count's header fields.
+  const path = tmp.file('count-model.slabkv');
+  let db = new DataStore(path);
+  let now = Date.UTC(2032, 0, 1);
+  let seed = 7;
+  const next = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed % n; };
+  let passes = 0;
+  for (let step = 0; step < 5000; step++) {
+    atTime(now, () => {
+      const key = `k:${next(800)}`;
+      const action = next(100);
+      if (action < 50 && !db.has(key)) {
+        const ttl = next(3) === 0 ? undefined : 1 + next(30);
+        db.create(key, { step }, ttl);
+      } else if (action < 70 && db.has(key)) {
+        db.delete(key);
+      } else if (action < 85) {
+        now += next(3000);
+      } else if (action < 87) {
+        now -= next(20_000); // a clock set back: expired records not yet reclaimed are live again
+      } else if (action < 88) {
+        db.close();
+        db = new DataStore(path);
+      }
+      const countedAt = lastCount(path).at;
+      assert.is(db.count, [...db.keys()].length, `step ${step}`);
+      if (lastCount(path).at !== countedAt) passes++;
+    });
+  }
+  assert.ok(passes > 50 && passes < 2500, `${passes} passes over the index in 5000 counts`);
   db.close();
 });
 

@@ -1,8 +1,10 @@
 // dump and load called in-process (the functions behind slabkv dump and slabkv load).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
+import { RECORD_HEADER_SIZE } from 'slabkv/format';
 import { scratch } from './helpers.mjs';
 
 const { dumpStore, loadEntries } = createRequire(import.meta.url)('../dist/cli.cjs');
@@ -41,6 +43,30 @@ test('a bad line undoes the whole load; resume finishes a load cut short', () =>
   assert.equal(loadEntries(db, linesOf(good.join('\n')), true), { loaded: 6, skippedExpired: 0, alreadyThere: 4 });
   assert.is(db.count, 10);
   db.close();
+});
+
+test('a damaged record: verify gives its kind and offset, and dump names its key and closes what it opened', () => {
+  const path = tmp.file('damaged.slabkv');
+  const db = new DataStore(path);
+  for (let i = 0; i < 20; i++) db.create(`k:${i}`, { mark: `mark-${i}` });
+  db.close();
+  const bytes = readFileSync(path);
+  const value = bytes.indexOf('"mark-7"');
+  const record = bytes.lastIndexOf('k:7', value) - RECORD_HEADER_SIZE;
+  bytes[value + 2] ^= 0x20; // the record's checksum fails now
+  writeFileSync(path, bytes);
+
+  const damaged = new DataStore(path);
+  const report = damaged.verify();
+  assert.equal(report.details.map((d) => d.message), report.problems);
+  assert.equal(report.details[0], { kind: 'damaged-record', offset: record, message: report.problems[0] });
+  assert.equal(report.details.slice(1).map((d) => d.kind), ['span-count', 'header-count', 'bucket'], 'counts and the bucket that led to it');
+  const descriptors = readdirSync('/proc/self/fd').length;
+  const dumped = dumpStore(damaged, () => {});
+  assert.is(dumped.entries, 19);
+  assert.equal(dumped.damaged, [`${report.problems[0]}; its key reads "k:7"`, ...report.problems.slice(1)]);
+  assert.is(readdirSync('/proc/self/fd').length, descriptors, 'dump closed the file it opened to read the key');
+  damaged.close();
 });
 
 test.run();

@@ -66,6 +66,9 @@ class FileBytes {
   constructor(private readonly fd: number, readonly size: number) {
     this.layout = readU32(this.read(0, HEADER_SIZE), Header.formatVersion) === UPGRADED_VERSION ? VERSION_1 : CURRENT;
   }
+  close(): void {
+    fs.closeSync(this.fd);
+  }
   read(offset: number, length: number): Buffer {
     const out = Buffer.alloc(Math.max(0, length));
     const inFile = Math.max(0, Math.min(length, this.size - offset));
@@ -328,7 +331,7 @@ export function keyAt(file: FileBytes, record: number): string | null {
 /**
  * openForInspection opens a slabkv file to read. It refuses, with IO_ERROR, anything but a regular file (opening
  * with O_NONBLOCK, so that a fifo cannot block it), and, with FILE_INVALID, a file that does not start with the
- * magic.
+ * magic. The caller closes it.
  */
 export function openForInspection(path: string): FileBytes {
   let fd: number;

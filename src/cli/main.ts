@@ -216,14 +216,18 @@ const commands: Record<string, Command> = {
     positionals: 0,
     run(_args, values, file) {
       const bytes = openForInspection(storePath(file)); // without opening the store: inspect takes no lock
-      const offset = values['offset'];
       let lines: string[];
-      if (typeof values['key'] === 'string') lines = inspectKey(bytes, values['key']);
-      else if (typeof offset === 'string') {
-        const n = Number(offset);
-        if (!Number.isSafeInteger(n) || n < 0 || n >= bytes.size) throw new UsageError(`--offset must be a byte offset inside the ${bytes.size}-byte file`);
-        lines = inspectOffset(bytes, n);
-      } else lines = inspectHeader(bytes);
+      try {
+        const offset = values['offset'];
+        if (typeof values['key'] === 'string') lines = inspectKey(bytes, values['key']);
+        else if (typeof offset === 'string') {
+          const n = Number(offset);
+          if (!Number.isSafeInteger(n) || n < 0 || n >= bytes.size) throw new UsageError(`--offset must be a byte offset inside the ${bytes.size}-byte file`);
+          lines = inspectOffset(bytes, n);
+        } else lines = inspectHeader(bytes);
+      } finally {
+        bytes.close();
+      }
       write(lines.join('\n') + '\n');
       return 0;
     },

@@ -53,10 +53,13 @@ export function dumpStore(db: DataStore, emit: (line: string) => void, onProgres
   const report = db.verify();
   if (!report.ok) {
     const inspection = openForInspection(db.path);
-    for (const problem of report.problems) {
-      const at = /^record at (0x[0-9a-f]+) is damaged/.exec(problem);
-      const key = at ? keyAt(inspection, Number(at[1])) : null;
-      damaged.push(key === null ? problem : `${problem}; its key reads ${JSON.stringify(key)}`);
+    try {
+      for (const { kind, offset, message } of report.details) {
+        const key = kind === 'damaged-record' ? keyAt(inspection, offset) : null;
+        damaged.push(key === null ? message : `${message}; its key reads ${JSON.stringify(key)}`);
+      }
+    } finally {
+      inspection.close();
     }
   }
   return { entries, damaged };

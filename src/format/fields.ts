@@ -35,6 +35,16 @@ export function setHeaderField(words: Uint32Array, field: number, value: number)
   words[field >>> 2] = value;
 }
 
+/** headerU64 reads a u64 header field (a whole number of ms: below 2^53) as two little-endian u32 words. */
+export function headerU64(words: Uint32Array, field: number): number {
+  return words[(field + 4) >>> 2]! * 2 ** 32 + words[field >>> 2]!;
+}
+
+export function setHeaderU64(words: Uint32Array, field: number, value: number): void {
+  words[field >>> 2] = value % 2 ** 32;
+  words[(field + 4) >>> 2] = Math.floor(value / 2 ** 32);
+}
+
 /** classEntryAt is the byte offset of a size class's entry in the header's class table. */
 export function classEntryAt(sizeClass: number): number {
   return Header.classTable + sizeClass * CLASS_ENTRY_SIZE;

@@ -25,16 +25,19 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
   view(bytes).setUint32(offset, value, true);
 }
 
-/** Fields left out of the header checksum (read as zero): the checksum itself, and the run-time fields. */
-const UNCHECKED_FIELDS = [Header.checksum, Header.lockWord, Header.ownerPid, Header.busy, Header.sequence];
+/** Fields left out of the header checksum (read as zero), [offset, bytes]: the checksum itself, and the run-time fields. */
+const UNCHECKED_FIELDS = [
+  [Header.checksum, 4], [Header.lockWord, 4], [Header.ownerPid, 4], [Header.busy, 4], [Header.sequence, 4],
+  [Header.expiredCount, 4], [Header.countedAt, 8], [Header.nextExpiry, 8],
+] as const;
 
 /**
- * headerChecksum is XXH32 of the header bytes with the checksum and the run-time fields (lockWord, ownerPid, busy)
- * read as zero: those change while a clean file is open and read.
+ * headerChecksum is XXH32 of the header bytes with the checksum and the run-time fields (lockWord, ownerPid, busy,
+ * sequence, expiredCount, countedAt, nextExpiry) read as zero: those change while a clean file is open and read.
  */
 export function headerChecksum(bytes: Uint8Array): number {
   const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
-  for (const field of UNCHECKED_FIELDS) writeU32(copy, field, 0);
+  for (const [field, size] of UNCHECKED_FIELDS) copy.fill(0, field, field + size);
   return xxh32(copy, 0, HEADER_SIZE, HASH_SEED);
 }
 
@@ -71,7 +74,7 @@ export function writeFixedFields(bytes: Uint8Array): void {
  */
 export function closedChecksum(bytes: Uint8Array): number {
   const copy = Uint8Array.from(bytes.subarray(0, HEADER_SIZE));
-  for (const field of UNCHECKED_FIELDS) writeU32(copy, field, 0);
+  for (const [field, size] of UNCHECKED_FIELDS) copy.fill(0, field, field + size);
   writeU32(copy, Header.state, STATE_CLEAN);
   return xxh32(copy, 0, HEADER_SIZE, HASH_SEED);
 }

@@ -57,6 +57,10 @@ export const Header = {
   lastWriteAt: 628, // u64 ms since the epoch, of the kernel's coarse clock: when the session that marked the file open last wrote it; 0 when closed
   commit: 636, // COMMIT_NONE, or COMMIT_DONE once the transaction under way has committed (its records not yet settled)
   openMount: 640, // u64: the unique id of the mount the file was open through when it was marked open; 0 when closed
+  // Run-time: the last count of expired records, so that counting them is O(1) until another expiry time passes.
+  expiredCount: 648, // records with an expiry time at or before countedAt
+  countedAt: 652, // u64 ms since the epoch: when they were counted
+  nextExpiry: 660, // u64 ms: every other record with an expiry time expires at or after it; 0 = nothing is known
 } as const;
 export const BOOT_ID_SIZE = 16;
 export const CLASS_ENTRY_SIZE = 12;

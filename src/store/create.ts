@@ -107,7 +107,7 @@ export function isUnfinishedStore(fd: number, size: number): boolean {
 export function initializeStore(fd: number, realPath: string): void {
   const store = newStoreImage();
   try {
-    const err = native.allocate(fd, 0, store.length);
+    const err = -native.allocate(fd, 0, store.length);
     if (err !== 0) throw errnoError(err, 'posix_fallocate');
     crashPoint('create.allocated');
     writeAt(fd, store.subarray(1), 1);

@@ -65,7 +65,7 @@ export class MappedFile implements Region {
    */
   growTo(newSize: number): void {
     const oldSize = this.size;
-    const err = native.allocate(this.fd, oldSize, newSize - oldSize);
+    const err = -native.allocate(this.fd, oldSize, newSize - oldSize);
     try {
       if (err !== 0) throw errnoError(err, 'posix_fallocate');
       fs.fdatasyncSync(this.fd);
@@ -79,13 +79,13 @@ export class MappedFile implements Region {
   }
 
   reserve(offset: number, length: number): void {
-    const err = native.allocate(this.fd, offset, length);
+    const err = -native.allocate(this.fd, offset, length);
     if (err !== 0) throw ioError(`cannot allocate ${length} bytes at ${offset} of ${this.path}`, errnoError(err, 'posix_fallocate'));
   }
 
   release(offset: number, length: number): boolean {
     if (this.punching === 'unsupported') return false;
-    const err = native.punch(this.fd, offset, length);
+    const err = -native.punch(this.fd, offset, length);
     if (err === 0) this.punching = 'supported';
     else if (err === os.constants.errno.EOPNOTSUPP || err === os.constants.errno.ENOSYS) this.punching = 'unsupported';
     // Any other failure keeps the blocks: the space is still the store's, only not given back this time.
@@ -103,15 +103,19 @@ export class MappedFile implements Region {
   }
 
   #sync(length: number): void {
-    const err = native.sync(this.#mapping, 0, length);
+    const err = -native.sync(this.#mapping, 0, length);
     if (err !== 0) throw ioError(`cannot flush ${this.path}`, errnoError(err, 'msync'));
   }
 
-  /** close detaches every view and unmaps the file. The descriptor stays with the file lock. */
+  /**
+   * close detaches every view and unmaps the file. The descriptor stays with the file lock. A view that cannot be
+   * detached throws and leaves the memory mapped (and this object's views valid): nothing is unmapped under it.
+   */
   close(): void {
-    native.unmap(this.#mapping);
+    const err = -native.unmap(this.#mapping);
     this.bytes = Buffer.alloc(0);
     this.words = new Uint32Array(0);
     this.atomics = new Int32Array(0);
+    if (err !== 0) throw ioError(`cannot unmap ${this.path}`, errnoError(err, 'munmap'));
   }
 }

@@ -15,7 +15,10 @@ import type { SharedStore } from './shared-store.js';
 const SCAN_SLABS = 4;
 
 export interface DataStoreStats {
-  /** Live keys: stored and not expired. Exact; counting costs a pass over the index only when some key has a TTL. */
+  /**
+   * Live keys: stored and not expired. Exact; O(1) but for the first count after an expiry time has passed (or after
+   * the open, or a clock set back), which passes over the index once.
+   */
   keys: number;
   /** Records stored, including expired ones whose space is not yet reclaimed. */
   records: number;

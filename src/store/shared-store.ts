@@ -18,6 +18,7 @@ import {
 import { headerField, setHeaderField, wordOf } from '../format/fields.js';
 import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
+import { forgetExpiredCount } from '../table/expiry.js';
 import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
@@ -79,15 +80,15 @@ export class SharedStore {
     }
     const upgrade: { report: RecoveryReport | null } = { report: null };
     for (let attempt = 1; ; attempt++) {
-      const [lockId, detail, fd] = native.acquire(realPath);
-      if (lockId === 0) {
-        if (detail === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
+      const lockId = native.acquire(realPath);
+      if (lockId < 0) {
+        if (-lockId === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
           createEmptyFile(realPath); // made a store under its lock, below
           continue;
         }
-        throw openError(realPath, detail);
+        throw openError(realPath, -lockId);
       }
-      const store = SharedStore.#openLocked(realPath, maxSize, lockId, fd, attempt < OPEN_ATTEMPTS, repair, upgrade);
+      const store = SharedStore.#openLocked(realPath, maxSize, lockId, native.descriptor(lockId), attempt < OPEN_ATTEMPTS, repair, upgrade);
       if (store !== null) return store;
     }
   }
@@ -142,8 +143,7 @@ export class SharedStore {
       native.setupLeave(lockId, 1, 0);
       return store;
     } catch (error) {
-      if (file) file.close();
-      native.setupLeave(lockId, prepared ? 1 : 0, 1);
+      try { file?.close(); } finally { native.setupLeave(lockId, prepared ? 1 : 0, 1); }
       throw error instanceof DataStoreError ? error : ioError(`cannot open ${realPath}`, error);
     }
   }
@@ -181,6 +181,7 @@ export class SharedStore {
     // only in a file left open in the middle of a change; a closed file has it even.)
     setHeaderField(w, Header.ownerPid, process.pid);
     setHeaderField(w, Header.busy, BUSY_IDLE);
+    forgetExpiredCount(w); // another process, or a reader that died, may have left a count of another time
     const sequence = headerField(w, Header.sequence);
     if ((sequence & 1) !== 0) setHeaderField(w, Header.sequence, sequence + 1);
     this.lock.reset(); // and, in a file left open, notes these writes in lastWriteAt
@@ -384,8 +385,7 @@ export class SharedStore {
         prepared = false; // a thread that opens it again must check it again
       }
     } finally {
-      this.file.close();
-      native.setupLeave(this.lockId, prepared ? 1 : 0, 1);
+      try { this.file.close(); } finally { native.setupLeave(this.lockId, prepared ? 1 : 0, 1); }
     }
   }
 
@@ -397,6 +397,7 @@ export class SharedStore {
   #seal(): void {
     const w = this.file.words;
     setHeaderField(w, Header.ownerPid, 0);
+    forgetExpiredCount(w); // a closed file has its run-time fields at zero
     if (headerField(w, Header.state) !== STATE_OPEN) return;
     this.table.heap.releaseFreeSpans();
     this.table.heap.releaseTail();

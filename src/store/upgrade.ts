@@ -15,6 +15,7 @@ import { FORMAT_VERSION, MAX_FILE_SIZE } from '../format/layout.js';
 import { sealHeader } from '../format/header.js';
 import { checkV1Header, forEachV1Record } from '../format/v1.js';
 import { Table } from '../table/table.js';
+import { forgetExpiredCount } from '../table/expiry.js';
 import { KeyBuffer } from '../table/key-buffer.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
@@ -47,7 +48,7 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     const image = newStoreImage();
     tempFd = fs.openSync(temp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
     fs.fchmodSync(tempFd, fs.fstatSync(fd).mode & 0o7777);
-    const err = native.allocate(tempFd, 0, image.length);
+    const err = -native.allocate(tempFd, 0, image.length);
     if (err !== 0) throw errnoError(err, 'posix_fallocate');
     for (let written = 0; written < image.length;) written += fs.writeSync(tempFd, image, written, image.length - written, written);
     built = new MappedFile(tempFd, temp, image.length);
@@ -61,6 +62,7 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
       table.insert(key, value, value.length, expiresAt);
       records++;
     });
+    forgetExpiredCount(built.words); // run-time fields: zero in a closed file
     sealHeader(built.bytes);
     built.flush();
     built.close();
@@ -82,9 +84,11 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     if (cause instanceof DataStoreError && cause.code !== 'STORE_FULL') throw cause;
     throw ioError(`cannot upgrade the version 1 store ${realPath} to version ${FORMAT_VERSION}`, cause);
   } finally {
-    built?.close();
-    old.close();
-    if (tempFd >= 0) fs.closeSync(tempFd);
+    try {
+      built?.close();
+    } finally {
+      try { old.close(); } finally { if (tempFd >= 0) fs.closeSync(tempFd); }
+    }
   }
 }
 

@@ -25,6 +25,7 @@ import { isExpired, isLiveState, isSoundRecord } from '../format/rules.js';
 import { forEachChunk, readSpan, type SpanInfo } from './walk.js';
 import { KeyBuffer } from './key-buffer.js';
 import { place } from './buckets.js';
+import { forgetExpiredCount } from './expiry.js';
 import type { Region } from './region.js';
 import type { Table } from './table.js';
 
@@ -264,4 +265,5 @@ function indexRecords(table: Table, list: SpanInfo[], expiring: number, report: 
     });
   }
   heap.setHeader(Header.expiringCount, expiring);
+  forgetExpiredCount(file.words);
 }

@@ -29,6 +29,7 @@ import { Heap } from './heap.js';
 import { corrupt } from '../errors.js';
 import { recordBoundsProblem, recordLengthsFit, spanShapeProblem } from '../format/rules.js';
 import { indexArrays, place, probe, shiftOut } from './buckets.js';
+import { noteExpiringInsert, noteExpiringRemove } from './expiry.js';
 import type { KeyBuffer } from './key-buffer.js';
 import type { Region } from './region.js';
 
@@ -197,7 +198,10 @@ export class Table {
   private index(record: number, hash: number, expiresAt: number): void {
     place(this.words, this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
-    if (expiresAt !== 0) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
+    if (expiresAt !== 0) {
+      noteExpiringInsert(this.words, expiresAt);
+      this.setHeader(Header.expiringCount, this.header(Header.expiringCount) + 1);
+    }
     this.rehashStep(REHASH_STEP);
   }
 
@@ -333,10 +337,13 @@ export class Table {
 
   /** unindex empties a record's bucket, and uncounts it. */
   private unindex(bucket: number, record: number): void {
-    const expiring = this.expiresAt(record) !== 0;
+    const expiresAt = this.expiresAt(record);
     this.unplace(bucket);
     this.setHeader(Header.recordCount, this.recordCount - 1);
-    if (expiring) this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
+    if (expiresAt !== 0) {
+      noteExpiringRemove(this.words, expiresAt);
+      this.setHeader(Header.expiringCount, this.header(Header.expiringCount) - 1);
+    }
     this.rehashStep(REHASH_STEP);
   }
 

@@ -20,15 +20,15 @@ function decodeSpan(file: Region, offset: number): SpanInfo {
 }
 
 /**
- * spans lists the spans below heapEnd, or returns a problem string for the first span header that does not hold
- * (bad checksum, unknown kind, a length that runs past heapEnd). No per-key objects: one entry per span.
+ * spans lists the spans below heapEnd, or returns the first span header that does not hold (bad checksum, unknown
+ * kind, a length that runs past heapEnd) and why. No per-key objects: one entry per span.
  */
-export function spans(file: Region): SpanInfo[] | string {
+export function spans(file: Region): SpanInfo[] | { offset: number; problem: string } {
   const heapEnd = headerField(file.words, Header.heapEnd);
   const list: SpanInfo[] = [];
   for (let offset = HEADER_SIZE; offset < heapEnd;) {
     const problem = spanProblem(file.words, file.bytes, offset, heapEnd);
-    if (problem !== null) return problem;
+    if (problem !== null) return { offset, problem };
     const span = decodeSpan(file, offset);
     list.push(span);
     offset += span.slabCount * SLAB_SIZE;
