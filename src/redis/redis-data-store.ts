@@ -122,6 +122,7 @@ export class RedisDataStore<V extends object = JsonObject> {
 
   /** create stores value under key. KEY_EXISTS if key is live (SET NX). TTL as DataStore.create. */
   async create(key: string, value: V, ttlSeconds?: Expiry): Promise<void> {
+    this.#open();
     const { json, expiry } = checkWrite(key, value, ttlSeconds);
     const reply = await this.#send(['SET', key, json, 'NX', ...expiry]);
     if (reply === null) throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(key)} already exists`);
@@ -132,6 +133,7 @@ export class RedisDataStore<V extends object = JsonObject> {
    * SET); ttl takes seconds or { expiresAt } as create does.
    */
   async set(key: string, value: V, ttlSeconds?: Expiry): Promise<void> {
+    this.#open();
     const { json, expiry } = checkWrite(key, value, ttlSeconds);
     await this.#send(['SET', key, json, ...expiry]);
   }
@@ -156,12 +158,14 @@ export class RedisDataStore<V extends object = JsonObject> {
 
   /** has tells whether key is live. */
   async has(key: string): Promise<boolean> {
+    this.#open();
     checkKey(key);
     return Number(await this.#send(['EXISTS', key])) === 1;
   }
 
   /** delete removes key. KEY_NOT_FOUND if missing or expired (DEL removed nothing). */
   async delete(key: string): Promise<void> {
+    this.#open();
     checkKey(key);
     if (Number(await this.#send(['DEL', key])) === 0) throw notFound(key);
   }
@@ -174,15 +178,15 @@ export class RedisDataStore<V extends object = JsonObject> {
    * value, so fn must not have other effects. A refused value or an error thrown by fn changes nothing.
    */
   async update(key: string, fn: (current: V | undefined) => V | undefined, ttlSeconds?: Expiry): Promise<V | undefined> {
+    this.#open();
     checkKey(key);
     if (typeof fn !== 'function') throw new DataStoreError('OPTION_INVALID', `update needs a function; got ${typeof fn}`);
+    if (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction') throw asyncRefused();
     if (ttlSeconds !== undefined) expiryFor(ttlSeconds, Date.now()); // refused before fn runs
     for (;;) {
       const text = await this.#getText(key);
       const next = fn(text === null ? undefined : parseValue(key, text));
-      if (isThenable(next)) {
-        throw new DataStoreError('VALUE_INVALID', 'the function given to update returned a promise; it must return the new value itself');
-      }
+      if (isThenable(next)) throw asyncRefused();
       const json = next === undefined ? '' : encodeValue(next).json;
       const expiry = next === undefined || ttlSeconds === undefined ? '' : String(expiryFor(ttlSeconds, Date.now()));
       if (await this.#compareAndSet(key, text ?? '', json, expiry)) return next;
@@ -191,6 +195,7 @@ export class RedisDataStore<V extends object = JsonObject> {
 
   /** expiresAt returns when key expires (ms since the epoch), or null if it has no TTL. KEY_NOT_FOUND if missing. */
   async expiresAt(key: string): Promise<number | null> {
+    this.#open();
     checkKey(key);
     const at = Number(await this.#send(['PEXPIRETIME', key]));
     if (at === -2) throw notFound(key);
@@ -203,8 +208,8 @@ export class RedisDataStore<V extends object = JsonObject> {
    * may or may not be. Only string keys that are slabkv keys (at most 32 characters) are listed.
    */
   keys(options?: { prefix?: string }): AsyncIterableIterator<string> {
-    const prefix = scanPrefix(options); // options are checked now, not at the first step
     this.#open();
+    const prefix = scanPrefix(options); // options are checked now, not at the first step
     const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
     const send = (args: string[]): Promise<unknown> => this.#send(args);
     return (async function* () {
@@ -241,6 +246,7 @@ export class RedisDataStore<V extends object = JsonObject> {
   }
 
   async #getText(key: string): Promise<string | null> {
+    this.#open();
     checkKey(key);
     const text = await this.#send(['GET', key]);
     return text === null ? null : String(text);
@@ -325,7 +331,12 @@ function parseValue<V>(key: string, text: string): V {
 }
 
 function isThenable(value: unknown): boolean {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** asyncRefused is DataStore's answer to an async fn, kept here: its value must be known when the write is made. */
+function asyncRefused(): DataStoreError {
+  return new DataStoreError('TRANSACTION_INVALID', 'update takes a synchronous function that returns the new value (nothing was changed)');
 }
 
 function notFound(key: string): DataStoreError {
