@@ -112,7 +112,7 @@ export class RedisDataStore<V extends object = JsonObject> {
     try {
       await client.connect();
     } catch (error) {
-      client.destroy();
+      destroy(client);
       const cause = (error as { socketError?: unknown }).socketError ?? error; // the system's error, with its code
       throw new DataStoreError('IO_ERROR', `cannot connect to ${redact(url)}: ${describeError(cause)}`, { cause });
     }
@@ -236,7 +236,7 @@ export class RedisDataStore<V extends object = JsonObject> {
     try {
       await client.close();
     } catch {
-      client.destroy(); // the connection is down: nothing is left to wait for
+      destroy(client); // the connection is down: nothing is left to wait for
     }
   }
 
@@ -269,6 +269,15 @@ export class RedisDataStore<V extends object = JsonObject> {
     } catch (error) {
       throw commandError(args, error);
     }
+  }
+}
+
+/** destroy ends the client's connection at once; a client that has closed already (as @redis/client 5 does after a failed connect) is left so. */
+function destroy(client: Client): void {
+  try {
+    client.destroy();
+  } catch {
+    // closed already
   }
 }
 
