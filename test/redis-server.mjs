@@ -27,9 +27,10 @@ export function serverProgram() {
 /**
  * redisServer starts a server and returns { url, port, program, version, cli, stop() }, or { skipped: reason } when no
  * server program is installed (an Error instead under SLABKV_REQUIRE_REDIS=1). stop() ends the server and removes
- * its folder; a server still running when the process exits is killed then.
+ * its folder; a server still running when the process exits is killed then. With { port }, a new server on that
+ * port (one stopped before: a restart, as clients see it).
  */
-export async function redisServer() {
+export async function redisServer({ port } = {}) {
   const found = serverProgram();
   if (found === null) {
     const reason = `no Redis server installed (tried ${PROGRAMS.join(', ')}); apt-get install redis-server runs these tests`;
@@ -39,10 +40,10 @@ export async function redisServer() {
   let lastError;
   for (let attempt = 0; attempt < PORT_TRIES; attempt++) {
     try {
-      return { ...(await start(found.program, await freePort())), ...found };
+      return { ...(await start(found.program, port ?? await freePort())), ...found };
     } catch (error) {
       lastError = error;
-      if (!error.portTaken) break;
+      if (!error.portTaken || port !== undefined) break;
     }
   }
   throw lastError;

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createClient } from '@redis/client';
 import { DataStoreError } from 'slabkv';
@@ -71,7 +72,7 @@ if (server) {
     assert.ok(tries >= 1200, `fn ran ${tries} times for 1,200 increments`);
   });
 
-  test('a lost connection fails each call with IO_ERROR at once, with the cause; close still answers', async () => {
+  test('a lost connection fails each call with IO_ERROR at once, with the cause, and is made again when the server is back', async () => {
     const own = await redisServer();
     const db = await RedisDataStore.connect({ url: own.url });
     await db.set('k', { a: 1 });
@@ -80,8 +81,23 @@ if (server) {
       const error = await rejectsCode(call(), 'IO_ERROR');
       assert.ok(error.cause instanceof Error, 'the client error is the cause');
     }
+    // A server back on the port: the connection is made again, and calls work.
+    const back = await redisServer({ port: own.port });
+    let value;
+    for (let tries = 0; value === undefined; tries++) {
+      try {
+        await db.set('k', { a: 4 });
+        value = await db.read('k');
+      } catch (error) {
+        assert.is(error.code, 'IO_ERROR');
+        if (tries === 200) throw new Error(`no reconnection after ${tries} tries: ${error.message}`);
+        await sleep(50);
+      }
+    }
+    assert.equal(value, { a: 4 });
     await db.close();
     await rejectsCode(db.read('k'), 'STORE_CLOSED');
+    await back.stop();
   });
 
   test('a key of another Redis type, or a string that is not a JSON object, is VALUE_INVALID and left alone', async () => {
