@@ -127,6 +127,8 @@ export function contractSuite(name, open) {
     assert.is(await db.expiresAt('ttl:at'), exact);
     await db.create('ttl:none', { a: 1 });
     assert.is(await db.expiresAt('ttl:none'), null);
+    await db.create('ttl:far', { a: 1 }, Number.MAX_SAFE_INTEGER); // seconds: the expiry stops at the largest safe ms
+    assert.is(await db.expiresAt('ttl:far'), Number.MAX_SAFE_INTEGER);
     for (const ttl of [0, -1, 1.5, '10', NaN, null, { expiresAt: Date.now() - 1 }, { expiresAt: exact, extra: 1 }, { expiresAt: '1' }]) {
       await rejectsCode(() => db.create('ttl:bad', { a: 1 }, ttl), 'TTL_INVALID');
       await rejectsCode(() => db.set('ttl:none', { b: 2 }, ttl), 'TTL_INVALID');
@@ -149,7 +151,7 @@ export function contractSuite(name, open) {
     await db.create('ttl:soon', { again: true }); // an expired key does not block create
     assert.equal(await db.read('ttl:soon'), { again: true });
     assert.is(await db.expiresAt('ttl:soon'), null);
-    assert.equal(await listKeys(db, { prefix: 'ttl:' }), ['ttl:at', 'ttl:none', 'ttl:s', 'ttl:soon']);
+    assert.equal(await listKeys(db, { prefix: 'ttl:' }), ['ttl:at', 'ttl:far', 'ttl:none', 'ttl:s', 'ttl:soon']);
   });
 
   withStore('set creates or replaces; without ttl it clears the expiry, with ttl it sets it', async (db) => {
