@@ -9,8 +9,9 @@
  *
  * Caveats: a change is as durable as the server's persistence settings make it (with neither RDB snapshots nor the
  * AOF, a restart of the server loses everything); expiry is judged by the server's clock. update is optimistic: fn
- * may run more than once. On Redis Cluster every call names one key, so it goes to the one node of that key's slot;
- * keys() scans the one server it is connected to.
+ * may run more than once. connect() talks to one server, not to a Redis Cluster; every call names one key (update
+ * reads and writes the same key, in one script), so a cluster client could route each call, and only keys() would
+ * have to scan every primary.
  */
 import { createHash } from 'node:crypto';
 import { DataStoreError } from '../errors.js';
