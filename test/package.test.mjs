@@ -30,7 +30,7 @@ test('npm pack makes a tarball with the prebuilt addon, the bundles and the publ
   const out = npm(['pack', '--json', '--pack-destination', tmp.dir], repo);
   [packed] = JSON.parse(out.slice(out.search(/^\[/m))); // after anything a lifecycle script printed
   const files = packed.files.map((f) => f.path);
-  for (const file of ['prebuilds/linux-x64/slabkv_native.node', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.cjs', 'dist/format.cjs', 'scripts/install.cjs', 'native/slabkv_native.c', 'binding.gyp']) {
+  for (const file of ['prebuilds/linux-x64/slabkv_native.node', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.cjs', 'dist/format.cjs', 'dist/redis.cjs', 'dist/redis.mjs', 'dist/redis.d.ts', 'dist/redis.d.cts', 'scripts/install.cjs', 'native/slabkv_native.c', 'binding.gyp']) {
     assert.ok(files.includes(file), `${file} is in the tarball`);
   }
   for (const file of files) assert.not.match(file, /^(src|test|bench|build)\/|^dist\/types\//, `${file} should not be in the tarball`);
@@ -79,6 +79,22 @@ test('ESM and CommonJS consumers load it and use it', () => {
   assert.equal(addons, [join(app, 'node_modules', 'slabkv', 'prebuilds', 'linux-x64', 'slabkv_native.node')]);
 });
 
+test('slabkv/redis loads from ESM and CommonJS without @redis/client, and connect says how to get it', () => {
+  assert.not.ok(existsSync(join(app, 'node_modules', '@redis')), 'the optional peer is not installed');
+  const connect = (load) => node(['--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    import { DataStoreError } from 'slabkv';
+    const require = createRequire(import.meta.url);
+    const { RedisDataStore } = ${load};
+    await RedisDataStore.connect({ url: 'redis://127.0.0.1:1' }).catch((error) => console.log(JSON.stringify([error instanceof DataStoreError, error.code, error.message])));`]);
+  for (const load of ["await import('slabkv/redis')", "require('slabkv/redis')"]) {
+    const [same, code, message] = JSON.parse(connect(load));
+    assert.ok(same, `${load}: its DataStoreError is the one of slabkv`);
+    assert.is(code, 'IO_ERROR');
+    assert.match(message, /npm install @redis\/client/);
+  }
+});
+
 test('the CLI runs from node_modules/.bin', () => {
   const bin = join(app, 'node_modules', '.bin', 'slabkv');
   assert.is(execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim(), manifest.version);
@@ -87,8 +103,9 @@ test('the CLI runs from node_modules/.bin', () => {
   assert.is(execFileSync(bin, ['get', 'k', '--file', file], { encoding: 'utf8' }).trim(), '{"a":1}');
 });
 
-// A consumer's code: the whole public API, with errors it must get if the types are real (not any).
+// A consumer's code: the whole public API (slabkv/redis too), with errors it must get if the types are real (not any).
 const consumer = (imports, extra = '') => `${imports}
+import { RedisDataStore, type RedisDataStoreOptions } from 'slabkv/redis';
 export function demo(path: string): number {
   const options: DataStoreOptions = { maxFileSize: 1 << 20, durability: 'always' };
   const db = new DataStore(path, options);
@@ -142,6 +159,32 @@ export function typed(path: string): number {
   users.close();
   return visits + (user?.visits ?? 0) + (after?.visits ?? 0) + (sure ? 0 : 1);
 }
+export async function remote(url: string): Promise<number | null> {
+  const options: RedisDataStoreOptions = { url, connectTimeout: 1000, clientOptions: { name: 'app' } };
+  const db = await RedisDataStore.connect(options);
+  await db.create('user:1', { name: 'Ada', tags: ['x'] }, { expiresAt: Date.now() + 1000 });
+  const value: JsonObject = await db.read('user:1');
+  const maybe: JsonObject | undefined = await db.get('user:1');
+  const text: string = await db.readText('user:1');
+  const counted = await db.update('n', (current) => ({ n: Number(current?.['n'] ?? 0) + 1 }), 60);
+  await db.set('user:1', { name: 'Grace' });
+  for await (const key of db.keys({ prefix: 'user:' })) void key.length;
+  // @ts-expect-error values are JSON objects
+  await db.set('user:2', 'text');
+  // @ts-expect-error keys() is an async iterator
+  for (const key of db.keys()) void key;
+  const live: boolean = await db.has('user:1');
+  await db.delete('user:1');
+  const at: number | null = await db.expiresAt('n');
+  await db.close();
+  const users = await RedisDataStore.connect<User>({ url });
+  const user: User | undefined = await users.update('u:1', (current) => current && { ...current, visits: current.visits + 1 });
+  // @ts-expect-error a User has visits
+  await users.set('u:2', { name: 'Grace' });
+  await users.close();
+  void [value, maybe, text, counted, live, user];
+  return at;
+}
 ${extra}`;
 // slabkv/format ships declarations: its constants and functions are typed (no implicit any, TS7016).
 const formatUse = `import { HEADER_SIZE, Header, xxh32, isLiveState } from 'slabkv/format';
@@ -154,13 +197,13 @@ const publicTypes = 'type DataStoreOptions, type DataStoreStats, type ErrorCode,
 const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: [], target: 'ES2022' };
 const projects = {
   // ESM, module nodenext; also the default export.
-  'esm-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import slabkv, { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `export const same: typeof DataStore = slabkv.DataStore;\n${formatUse}`), declarations: 'index.d.ts' },
+  'esm-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import slabkv, { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `export const same: typeof DataStore = slabkv.DataStore;\n${formatUse}`), declarations: ['index.d.ts', 'redis.d.ts'] },
   // CommonJS, module node16: `import` compiles to require(), so the require condition's .d.cts applies.
-  'cjs-node16': { type: 'commonjs', options: { module: 'node16', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `import slabkv = require('slabkv');\nexport const same: typeof DataStore = slabkv.DataStore;\n${formatUse}`), declarations: 'index.d.cts' },
+  'cjs-node16': { type: 'commonjs', options: { module: 'node16', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `import slabkv = require('slabkv');\nexport const same: typeof DataStore = slabkv.DataStore;\n${formatUse}`), declarations: ['index.d.cts', 'redis.d.cts'] },
   // A .cts file in an ESM package, module nodenext.
-  'cts-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.cts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`), declarations: 'index.d.cts' },
+  'cts-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.cts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`), declarations: ['index.d.cts', 'redis.d.cts'] },
   // A bundler project, with `using` (lib esnext has Symbol.dispose itself).
-  'bundler': { type: 'module', options: { module: 'esnext', moduleResolution: 'bundler', lib: ['ESNext'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, "export function scoped(path: string): boolean { using db = new DataStore(path); return db.has('k'); }"), declarations: 'index.d.ts' },
+  'bundler': { type: 'module', options: { module: 'esnext', moduleResolution: 'bundler', lib: ['ESNext'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, "export function scoped(path: string): boolean { using db = new DataStore(path); return db.has('k'); }"), declarations: ['index.d.ts', 'redis.d.ts'] },
 };
 const compilers = { 'TypeScript 7': join(repo, 'node_modules/typescript/bin/tsc'), 'TypeScript 5': join(repo, 'node_modules/typescript5/bin/tsc') };
 
@@ -175,7 +218,7 @@ test('TypeScript consumers type-check: ESM and CommonJS, node16, nodenext and bu
       runs.push(promisify(execFile)(process.execPath, [tsc, '-p', '.', '--listFiles'], { cwd: dir, encoding: 'utf8' }).then(
         ({ stdout }) => {
           const used = stdout.split('\n').filter((f) => f.includes('node_modules/slabkv/') && !f.includes('/dist/format/'));
-          assert.equal(used.map((f) => f.slice(f.lastIndexOf('/') + 1)), [project.declarations], `${name} with ${compiler} reads ${project.declarations}`);
+          assert.equal(used.map((f) => f.slice(f.lastIndexOf('/') + 1)).sort(), project.declarations, `${name} with ${compiler} reads ${project.declarations.join(' and ')}`);
         },
         (error) => assert.unreachable(`${name} with ${compiler}:\n${error.stdout}${error.stderr}`),
       ));
@@ -190,6 +233,12 @@ test('the declarations name nothing of Node.js or of slabkv internals', () => {
     assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(|from '/, file);
     const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type) (\w+)/gm)].map((m) => m[1]).sort();
     assert.equal(declared, ['ClassSpace', 'DataStore', 'DataStoreError', 'DataStoreOptions', 'DataStoreStats', 'ErrorCode', 'Expiry', 'JsonObject', 'JsonValue', 'RecoveryReport', 'VerifyProblem', 'VerifyProblemKind', 'VerifyReport'], file);
+  }
+  for (const file of ['redis.d.ts', 'redis.d.cts']) {
+    const text = readFileSync(join(app, 'node_modules', 'slabkv', 'dist', file), 'utf8');
+    assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(|from '/, file);
+    const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type) (\w+)/gm)].map((m) => m[1]).sort();
+    assert.equal(declared, ['Expiry', 'JsonObject', 'JsonValue', 'RedisDataStore', 'RedisDataStoreOptions'], file);
   }
 });
 

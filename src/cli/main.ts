@@ -233,12 +233,15 @@ const commands: Record<string, Command> = {
     },
   },
   dump: {
-    usage: 'slabkv dump [--file PATH] > entries.jsonl',
-    help: 'Writes every live entry as a JSON line {"key":…,"value":…,"expiresAt":ms or null}. Then checks the store: if it is damaged, each damaged record (which the dump lacks) is named on stderr and the exit code is 21 (FILE_CORRUPT).',
+    usage: 'slabkv dump [--format jsonl|resp] [--file PATH] > entries.jsonl',
+    help: 'Writes every live entry as a JSON line {"key":…,"value":…,"expiresAt":ms or null}; with --format resp, as the Redis command SET key value (PXAT ms when it expires) in the Redis protocol, for slabkv dump --format resp | redis-cli --pipe (Redis 7 or Valkey): every key, value and expiry arrives exact. Expired entries are left out. Then checks the store: if it is damaged, each damaged record (which the dump lacks) is named on stderr and the exit code is 21 (FILE_CORRUPT).',
+    options: { format: { type: 'string' } },
     positionals: 0,
-    run(_args, _values, file) {
+    run(_args, values, file) {
+      const format = values['format'] ?? 'jsonl';
+      if (format !== 'jsonl' && format !== 'resp') throw new UsageError(`--format must be jsonl or resp; got ${String(format)}`);
       withStore(file, (db) => {
-        const { entries, damaged } = dumpStore(db, write, (n) => progress(`dump: ${n} entries`));
+        const { entries, damaged } = dumpStore(db, write, (n) => progress(`dump: ${n} entries`), format);
         progressDone();
         if (damaged.length === 0) return;
         flushOut();

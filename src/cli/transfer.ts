@@ -1,6 +1,7 @@
 /**
  * dump and load, as functions over an open store: the CLI's `slabkv dump` and `slabkv load` call them with stdout
- * and stdin, tests call them in-process. A dump line is {"key":…,"value":…,"expiresAt":ms or null}.
+ * and stdin, tests call them in-process. A dump line is {"key":…,"value":…,"expiresAt":ms or null}; a dump in the
+ * format 'resp' is a Redis SET command per entry instead, for `redis-cli --pipe`.
  */
 import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
@@ -28,11 +29,33 @@ function hasCode(error: unknown, code: ErrorCode): boolean {
 /** LoadError refuses a load at a line of its input; everything the load made is undone first. */
 export class LoadError extends Error {}
 
+/** The formats of a dump: JSON lines (which load reads back), or Redis protocol commands. */
+export type DumpFormat = 'jsonl' | 'resp';
+
+/** jsonLine is the dump line of one entry, as load reads it. */
+function jsonLine(key: string, text: string, expiresAt: number | null): string {
+  return `{"key":${JSON.stringify(key)},"value":${text},"expiresAt":${expiresAt}}\n`;
+}
+
 /**
- * dumpStore writes every live entry as a line through emit, then checks the store: it returns how many it wrote
- * and a sentence for each damaged record (which the dump lacks), so that none is lost unsaid.
+ * respCommand is one entry as the Redis command `SET key value` (`PXAT ms` when it expires), encoded in the Redis
+ * protocol (RESP2: an array of bulk strings, each with its length in bytes), which `redis-cli --pipe` sends as it
+ * is. The value is the stored JSON text itself, byte for byte; PXAT keeps the expiry to the millisecond.
  */
-export function dumpStore(db: DataStore, emit: (line: string) => void, onProgress?: (entries: number) => void): { entries: number; damaged: string[] } {
+export function respCommand(key: string, text: string, expiresAt: number | null): string {
+  const parts = expiresAt === null ? ['SET', key, text] : ['SET', key, text, 'PXAT', String(expiresAt)];
+  let command = `*${parts.length}\r\n`;
+  for (const part of parts) command += `$${Buffer.byteLength(part, 'utf8')}\r\n${part}\r\n`;
+  return command;
+}
+
+/**
+ * dumpStore writes every live entry through emit (a JSON line, or a SET command with format 'resp'), then checks
+ * the store: it returns how many it wrote and a sentence for each damaged record (which the dump lacks), so that
+ * none is lost unsaid.
+ */
+export function dumpStore(db: DataStore, emit: (line: string) => void, onProgress?: (entries: number) => void, format: DumpFormat = 'jsonl'): { entries: number; damaged: string[] } {
+  const encode = format === 'resp' ? respCommand : jsonLine;
   let entries = 0;
   const damaged: string[] = [];
   for (const key of db.keys()) {
@@ -46,7 +69,8 @@ export function dumpStore(db: DataStore, emit: (line: string) => void, onProgres
       if (hasCode(error, 'FILE_CORRUPT')) { damaged.push(`key ${JSON.stringify(key)}: ${(error as Error).message}`); continue; }
       throw error;
     }
-    emit(`{"key":${JSON.stringify(key)},"value":${text},"expiresAt":${expiresAt}}\n`);
+    if (expiresAt !== null && isExpired(expiresAt, Date.now())) continue; // expired since: a dump leaves it out
+    emit(encode(key, text, expiresAt));
     if (++entries % PROGRESS_EVERY === 0) onProgress?.(entries);
   }
   // keys() passes over records that fail their checksum: verify finds them.

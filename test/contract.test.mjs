@@ -1,0 +1,30 @@
+// One contract, two stores: the suite of contract.mjs against the file store and against RedisDataStore on a real
+// redis-server that this file starts on a free port and stops (skipped, saying why, where none is installed).
+import { createClient } from '@redis/client';
+import { DataStore } from 'slabkv';
+import { RedisDataStore } from 'slabkv/redis';
+import { asyncStore, contractSuite } from './contract.mjs';
+import { scratch } from './helpers.mjs';
+import { skipOrServer } from './redis-server.mjs';
+
+const tmp = scratch();
+let files = 0;
+const fileStore = contractSuite('DataStore (file)', async () => asyncStore(new DataStore(tmp.file(`contract-${files++}.slabkv`))));
+fileStore.after(() => tmp.remove());
+fileStore.run();
+
+const server = await skipOrServer('the DataStore contract against RedisDataStore');
+if (server) {
+  const admin = createClient({ url: server.url });
+  admin.on('error', () => {});
+  await admin.connect();
+  const redisStore = contractSuite('RedisDataStore', async () => {
+    await admin.flushAll();
+    return RedisDataStore.connect({ url: server.url });
+  });
+  redisStore.after(async () => {
+    await admin.close();
+    await server.stop();
+  });
+  redisStore.run();
+}
