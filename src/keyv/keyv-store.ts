@@ -57,12 +57,12 @@ export class KeyvSlabkv {
   }
 
   /** get returns the value Keyv stored under key, or undefined if it is missing or expired. */
-  async get(key: string): Promise<unknown> {
-    return this.#find(key)?.value;
+  async get<Value = unknown>(key: string): Promise<Value | undefined> {
+    return this.#find(key)?.value as Value | undefined;
   }
 
-  async getMany(keys: string[]): Promise<unknown[]> {
-    return keys.map((key) => this.#find(key)?.value);
+  async getMany<Value = unknown>(keys: string[]): Promise<Array<Value | undefined>> {
+    return keys.map((key) => this.#find(key)?.value as Value | undefined);
   }
 
   async has(key: string): Promise<boolean> {
@@ -80,12 +80,11 @@ export class KeyvSlabkv {
   }
 
   /** setMany stores every entry in one transaction: all of them or, when one is refused, none. */
-  async setMany(entries: KeyvSlabkvEntry[]): Promise<boolean[]> {
+  async setMany(entries: KeyvSlabkvEntry[]): Promise<void> {
     const now = Date.now();
     this.#db.transaction(() => {
       for (const { key, value, ttl } of entries) this.#put(key, value, ttl, now);
     });
-    return entries.map(() => true);
   }
 
   /** delete removes key; false if it was missing or expired. */
@@ -117,8 +116,8 @@ export class KeyvSlabkv {
    * iterator yields [key, value] for the live Keyv entries of namespace (every entry without one), keys as Keyv
    * wrote them, in file order. As DataStore.keys(): an entry live throughout is yielded once.
    */
-  async *iterator(namespace?: string): AsyncGenerator<[string, unknown], void> {
-    for (const [, record] of this.#entries(namespace)) yield [record.key, record.value];
+  async *iterator<Value = unknown>(namespace?: string): AsyncGenerator<[string, Awaited<Value> | undefined], void> {
+    for (const [, record] of this.#entries(namespace)) yield [record.key, record.value as Awaited<Value> | undefined];
   }
 
   /** disconnect closes the file, if this store opened it. */
