@@ -126,12 +126,16 @@ test('values of every kind round-trip: strings, numbers, booleans, null, arrays,
   await close();
 });
 
-test('a value too large for slabkv: set resolves to false with a VALUE_TOO_LARGE error event, and the value before it stays', async () => {
+test('a value too large for slabkv: set resolves to false with a VALUE_TOO_LARGE error event, the value before it stays, and setMany stores none of its batch', async () => {
   const { keyv, close } = open();
   const errors = errorsOf(keyv);
   await keyv.set('big', 'small');
   assert.is(await keyv.set('big', 'x'.repeat(20_000)), false);
   assert.equal(errors.map((e) => e.code), ['VALUE_TOO_LARGE']);
+  assert.is(await keyv.get('big'), 'small');
+  // setMany is one transaction: a refused value stores none of the batch.
+  assert.equal(await keyv.setMany([{ key: 'first', value: 1 }, { key: 'big', value: 'y'.repeat(20_000) }]), [false, false]);
+  assert.is(await keyv.get('first'), undefined);
   assert.is(await keyv.get('big'), 'small');
   await close();
 });
