@@ -5,8 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('.', import.meta.url)),
-    include: ['*.vitest.mjs'],
-    // The suite freezes the clock (timekeeper) and clears the store between tests: one test at a time.
-    fileParallelism: false,
+    // Not named *.test.mjs: uvu runs those (npm test's pattern), and this one needs vitest.
+    include: ['suite.mjs'],
   },
 });
