@@ -139,20 +139,31 @@ export class KeyvSlabkv {
 
   #put(key: string, value: unknown, ttl: unknown, now: number): void {
     const expiry = expiryOf(ttl, now);
-    if (expiry === 'expired') {
-      this.#remove(key);
-      return;
+    if (expiry !== 'expired') {
+      try {
+        // Keyv's value is its serialized text; with Keyv's serialization turned off, an object, kept as its JSON.
+        this.#db.set(keyvStoreKey(key), { key, value: value as JsonValue }, expiry);
+        return;
+      } catch (error) {
+        // slabkv refuses an expiry that is not later than its own now: the TTL ran out before the entry was
+        // written (a TTL of a ms, or a long batch), and the entry is as good as expired.
+        if (!(expiry !== undefined && error instanceof DataStoreError && error.code === 'TTL_INVALID')) throw error;
+      }
     }
-    // Keyv's value is its serialized text; with Keyv's serialization turned off, an object, kept as its JSON.
-    this.#db.set(keyvStoreKey(key), { key, value: value as JsonValue }, expiry);
+    this.#remove(key);
   }
 
-  /** #remove deletes key if its record is there (not another key's); whether it did. */
+  /**
+   * #remove deletes key if its record is there (not another key's); whether it did. One transaction (a savepoint
+   * inside another): no other thread's change comes between the look and the delete.
+   */
   #remove(key: string): boolean {
     const storeKey = keyvStoreKey(key);
-    if (!isRecordOf(this.#db.get(storeKey), key)) return false;
-    this.#db.delete(storeKey);
-    return true;
+    return this.#db.transaction(() => {
+      if (!isRecordOf(this.#db.get(storeKey), key)) return false;
+      this.#db.delete(storeKey);
+      return true;
+    });
   }
 
   /** #entries yields the Keyv records of namespace (all of them without one), with their slabkv keys. */
