@@ -1,5 +1,5 @@
-// slabkv benchmark: node --expose-gc bench/bench.mjs [--quick | --startup]   (--startup: only the start-up section,
-// printed, nothing written)
+// slabkv benchmark: node --expose-gc bench/bench.mjs [--quick | --startup | --keyv]   (--startup, --keyv: only the
+// start-up or the Keyv section, printed, nothing written)
 // Every figure that compares stores is measured side by side in one run: the stores take turns (their order
 // rotates each round), each round is repeated, and the median is kept. Writes bench/RESULTS.md, bench/chart.svg and
 // bench/chart-threads.svg.
@@ -16,10 +16,12 @@ import { lookupFloor } from './floor.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
 import { parallelReads, parallelReport, threadGroups } from './parallel-reads.mjs';
 import { changingValues, changesReport } from './changes.mjs';
+import { keyvPeers, keyvReport, keyvThroughput } from './keyv.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 3;
 const SIZES = QUICK ? [100_000] : [100_000, 1_000_000];
+const KEYV_KEYS = QUICK ? 10_000 : 50_000;
 const ROOT = join(process.env.BENCH_DIR ?? tmpdir(), `slabkv-bench-${process.pid}`);
 mkdirSync(ROOT, { recursive: true });
 const gc = globalThis.gc ?? (() => { throw new Error('run with node --expose-gc'); });
@@ -303,6 +305,12 @@ const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 async function main() {
   const started = new Date();
   const results = { throughput: {} };
+  const keyv = () => keyvThroughput((name) => freshDir(ROOT, `keyv-${name}`), KEYV_KEYS, ROUNDS, value, shuffled(KEYV_KEYS), log);
+  if (process.argv.includes('--keyv')) {
+    console.log(keyvReport(await keyv(), fmt, ratio).join('\n'));
+    rmSync(ROOT, { recursive: true, force: true });
+    return;
+  }
   log('start-up');
   results.startup = startupTime();
   if (process.argv.includes('--startup')) {
@@ -310,6 +318,7 @@ async function main() {
     rmSync(ROOT, { recursive: true, force: true });
     return;
   }
+
   for (const n of SIZES) {
     log(`throughput at ${n} keys`);
     results.throughput[n] = await throughput(n);
@@ -340,6 +349,8 @@ async function main() {
   };
   log('worker threads: reads and creates, one worker and two');
   results.parallel = await parallelReads(freshDir(ROOT, 'parallel'), 200_000, ROUNDS);
+  log('Keyv: slabkv/keyv, @keyv/sqlite and a Map');
+  results.keyv = await keyv();
   writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2));
   writeFileSync(new URL('./chart.svg', import.meta.url), chart(results.throughput[big], `Operations per second, ${big.toLocaleString('en')} keys`));
   const threads = threadGroups(results.parallel);
@@ -391,6 +402,7 @@ function report(r, started) {
     lines.push('', `slabkv against each, same run: ${Object.keys(tn).filter((x) => x !== 'slabkv').map((x) => `${x}: create ${ratio(tn.slabkv.create, tn[x].create)}, read ${ratio(tn.slabkv.read, tn[x].read)}, has ${ratio(tn.slabkv['has (miss)'], tn[x]['has (miss)'])}, delete ${ratio(tn.slabkv.delete, tn[x].delete)}`).join('; ')}.`, '');
   }
   lines.push(...changesLines);
+  lines.push(...keyvReport(r.keyv, fmt, ratio));
   lines.push('## slabkv alone', '');
   lines.push(`- **Create latency while the table grows** (${r.latency.n} creates into an empty store, bucket array doubling incrementally from 4096 to ${r.latency.buckets} buckets): p50 ${(r.latency.p50 * 1000).toFixed(1)} µs, p99 ${(r.latency.p99 * 1000).toFixed(1)} µs, p99.9 ${(r.latency.p999 * 1000).toFixed(1)} µs, max ${r.latency.max.toFixed(2)} ms (at create #${r.latency.slowestAt}; the max includes any GC pause and file growth). The first create of the session, which also writes the file's "open" mark to disk, took ${r.latency.first.toFixed(2)} ms.`);
   lines.push(`- **Memory:** JS heap growth after loading ${r.latency.n} keys: ${(r.latency.heapGrowth / 1e6).toFixed(2)} MB; RSS ${mb(r.latency.rss)} (mapped file pages count in RSS: they are the OS's page cache); file ${mb(r.latency.fileBytes)}.`);
@@ -405,6 +417,7 @@ function report(r, started) {
   lines.push(...lifecycleLines, ...parallelLines);
   lines.push('', '## Settings of the peers', '');
   for (const [name, peer] of Object.entries(peers)) lines.push(`- **${name}**: ${peer.note}.`);
+  for (const [name, peer] of Object.entries(keyvPeers)) lines.push(`- **Keyv on ${name}**: ${peer.note}.`);
   return lines.join('\n') + '\n';
 }
 

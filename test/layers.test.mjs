@@ -1,5 +1,6 @@
-// Imports flow one way: errors <- format <- table <- store <- api <- redis <- cli. A module may import from its own layer
-// or a lower one; errors.ts and native.ts (the addon's binding) import nothing of slabkv's.
+// Imports flow one way: errors <- format <- table <- store <- api <- redis <- cli, and the public entry (index.ts) <-
+// keyv (the Keyv store, which uses slabkv as a user does). A module may import from its own layer or a lower one;
+// errors.ts and native.ts (the addon's binding) import nothing of slabkv's.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));
-const LAYERS = ['errors.ts', 'native.ts', 'format', 'table', 'store', 'api', 'redis', 'cli', 'index.ts'];
+const LAYERS = ['errors.ts', 'native.ts', 'format', 'table', 'store', 'api', 'redis', 'cli', 'index.ts', 'keyv'];
 const rank = (file) => {
   const top = relative(SRC, file).split('/')[0];
   const at = LAYERS.indexOf(top);

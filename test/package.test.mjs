@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { scratch } from './helpers.mjs';
@@ -30,7 +30,7 @@ test('npm pack makes a tarball with the prebuilt addon, the bundles and the publ
   const out = npm(['pack', '--json', '--pack-destination', tmp.dir], repo);
   [packed] = JSON.parse(out.slice(out.search(/^\[/m))); // after anything a lifecycle script printed
   const files = packed.files.map((f) => f.path);
-  for (const file of ['prebuilds/linux-x64/slabkv_native.node', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.cjs', 'dist/format.cjs', 'dist/redis.cjs', 'dist/redis.mjs', 'dist/redis.d.ts', 'dist/redis.d.cts', 'scripts/install.cjs', 'native/slabkv_native.c', 'binding.gyp']) {
+  for (const file of ['prebuilds/linux-x64/slabkv_native.node', 'dist/index.cjs', 'dist/index.mjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/keyv.cjs', 'dist/keyv.mjs', 'dist/keyv.d.ts', 'dist/keyv.d.cts', 'dist/cli.cjs', 'dist/format.cjs', 'dist/redis.cjs', 'dist/redis.mjs', 'dist/redis.d.ts', 'dist/redis.d.cts', 'scripts/install.cjs', 'native/slabkv_native.c', 'binding.gyp']) {
     assert.ok(files.includes(file), `${file} is in the tarball`);
   }
   for (const file of files) assert.not.match(file, /^(src|test|bench|build)\/|^dist\/types\//, `${file} should not be in the tarball`);
@@ -77,6 +77,19 @@ test('ESM and CommonJS consumers load it and use it', () => {
   const { same, addons } = JSON.parse(both);
   assert.ok(same);
   assert.equal(addons, [join(app, 'node_modules', 'slabkv', 'prebuilds', 'linux-x64', 'slabkv_native.node')]);
+  // slabkv/keyv from both, with keyv itself not installed: the store needs nothing of it to run.
+  const file = join(tmp.dir, 'keyv-app.slabkv');
+  const keyvStore = (load) => node(['--input-type=module', '-e', `
+    import { createRequire } from 'node:module';
+    const require = createRequire(import.meta.url);
+    const { KeyvSlabkv } = ${load};
+    const store = new KeyvSlabkv(${JSON.stringify(file)});
+    await store.set('keyv:' + 'k'.repeat(100), 'text');
+    console.log(JSON.stringify(await store.get('keyv:' + 'k'.repeat(100))));
+    await store.disconnect();`]);
+  assert.not.ok(existsSync(join(app, 'node_modules', 'keyv')));
+  assert.is(JSON.parse(keyvStore("await import('slabkv/keyv')")), 'text');
+  assert.is(JSON.parse(keyvStore("require('slabkv/keyv')")), 'text');
 });
 
 test('slabkv/redis loads from ESM and CommonJS without @redis/client, and connect says how to get it', () => {
@@ -193,22 +206,44 @@ export const hash: number = xxh32(new Uint8Array(4), 0, 4, 0);
 export const live: boolean = isLiveState(1, false);
 // @ts-expect-error HEADER_SIZE is a number
 export const wrong: string = HEADER_SIZE;`;
+// A consumer of slabkv/keyv: the store is a Keyv store by Keyv's own type (keyv is linked into the app for this).
+const keyvConsumer = `
+import { Keyv, type KeyvStoreAdapter } from 'keyv';
+import { KeyvSlabkv, keyvStoreKey, type KeyvSlabkvEntry } from 'slabkv/keyv';
+export async function cache(path: string): Promise<string | undefined> {
+  const store = new KeyvSlabkv(path, { maxFileSize: 1 << 20 });
+  const adapter: KeyvStoreAdapter = store;
+  const keyv = new Keyv<string>({ store });
+  const shared = new KeyvSlabkv(new DataStore(path));
+  // @ts-expect-error an open DataStore takes no options
+  void new KeyvSlabkv(new DataStore(path), { durability: 'always' });
+  const entries: KeyvSlabkvEntry[] = [{ key: 'keyv:a', value: 'text', ttl: 1000 }];
+  await shared.setMany(entries);
+  for await (const [key] of shared.iterator('keyv')) void key.length;
+  const storeKey: string = keyvStoreKey('keyv:a');
+  await keyv.set('b', 'text', 1000);
+  void [adapter, storeKey];
+  return keyv.get('b');
+}
+`;
 const publicTypes = 'type DataStoreOptions, type DataStoreStats, type ErrorCode, type JsonObject, type RecoveryReport, type VerifyReport, type VerifyProblem, type VerifyProblemKind, type ClassSpace';
 const strict = { strict: true, noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmit: true, skipLibCheck: false, types: [], target: 'ES2022' };
 const projects = {
   // ESM, module nodenext; also the default export.
-  'esm-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import slabkv, { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `export const same: typeof DataStore = slabkv.DataStore;\n${formatUse}`), declarations: ['index.d.ts', 'redis.d.ts'] },
+  'esm-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import slabkv, { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `export const same: typeof DataStore = slabkv.DataStore;\n${formatUse}${keyvConsumer}`), declarations: ['index.d.ts', 'keyv.d.ts', 'redis.d.ts'] },
   // CommonJS, module node16: `import` compiles to require(), so the require condition's .d.cts applies.
-  'cjs-node16': { type: 'commonjs', options: { module: 'node16', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `import slabkv = require('slabkv');\nexport const same: typeof DataStore = slabkv.DataStore;\n${formatUse}`), declarations: ['index.d.cts', 'redis.d.cts'] },
+  'cjs-node16': { type: 'commonjs', options: { module: 'node16', lib: ['ES2022'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `import slabkv = require('slabkv');\nexport const same: typeof DataStore = slabkv.DataStore;\n${formatUse}${keyvConsumer}`), declarations: ['index.d.cts', 'keyv.d.cts', 'redis.d.cts'] },
   // A .cts file in an ESM package, module nodenext.
-  'cts-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.cts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`), declarations: ['index.d.cts', 'redis.d.cts'] },
+  'cts-nodenext': { type: 'module', options: { module: 'nodenext', lib: ['ES2022'] }, file: 'main.cts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, keyvConsumer), declarations: ['index.d.cts', 'keyv.d.cts', 'redis.d.cts'] },
   // A bundler project, with `using` (lib esnext has Symbol.dispose itself).
-  'bundler': { type: 'module', options: { module: 'esnext', moduleResolution: 'bundler', lib: ['ESNext'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, "export function scoped(path: string): boolean { using db = new DataStore(path); return db.has('k'); }"), declarations: ['index.d.ts', 'redis.d.ts'] },
+  'bundler': { type: 'module', options: { module: 'esnext', moduleResolution: 'bundler', lib: ['ESNext'] }, file: 'main.ts', code: consumer(`import { DataStore, DataStoreError, ${publicTypes} } from 'slabkv';`, `export function scoped(path: string): boolean { using db = new DataStore(path); return db.has('k'); }${keyvConsumer}`), declarations: ['index.d.ts', 'keyv.d.ts', 'redis.d.ts'] },
 };
 const compilers = { 'TypeScript 7': join(repo, 'node_modules/typescript/bin/tsc'), 'TypeScript 5': join(repo, 'node_modules/typescript5/bin/tsc') };
 
 test('TypeScript consumers type-check: ESM and CommonJS, node16, nodenext and bundler, TypeScript 7 and 5', async () => {
   const runs = [];
+  // keyv is an optional peer of slabkv: the app gets the copy slabkv's own tests use, for its declarations.
+  symlinkSync(join(repo, 'node_modules', 'keyv'), join(app, 'node_modules', 'keyv'));
   for (const [name, project] of Object.entries(projects)) {
     const dir = join(app, 'ts', name);
     write(join(dir, 'package.json'), JSON.stringify({ type: project.type }));
@@ -218,7 +253,7 @@ test('TypeScript consumers type-check: ESM and CommonJS, node16, nodenext and bu
       runs.push(promisify(execFile)(process.execPath, [tsc, '-p', '.', '--listFiles'], { cwd: dir, encoding: 'utf8' }).then(
         ({ stdout }) => {
           const used = stdout.split('\n').filter((f) => f.includes('node_modules/slabkv/') && !f.includes('/dist/format/'));
-          assert.equal(used.map((f) => f.slice(f.lastIndexOf('/') + 1)).sort(), project.declarations, `${name} with ${compiler} reads ${project.declarations.join(' and ')}`);
+          assert.equal(used.map((f) => f.slice(f.lastIndexOf('/') + 1)).sort(), project.declarations, `${name} with ${compiler} reads ${project.declarations.join(', ')}`);
         },
         (error) => assert.unreachable(`${name} with ${compiler}:\n${error.stdout}${error.stderr}`),
       ));
@@ -239,6 +274,13 @@ test('the declarations name nothing of Node.js or of slabkv internals', () => {
     assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(|from '/, file);
     const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type) (\w+)/gm)].map((m) => m[1]).sort();
     assert.equal(declared, ['Expiry', 'JsonObject', 'JsonValue', 'RedisDataStore', 'RedisDataStoreOptions'], file);
+  // slabkv/keyv's declare its own names and take DataStore's from the main entry's (one type, not a copy).
+  for (const [file, main] of [['keyv.d.ts', './index.js'], ['keyv.d.cts', './index.cjs']]) {
+    const text = readFileSync(join(app, 'node_modules', 'slabkv', 'dist', file), 'utf8');
+    assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(/, file);
+    assert.equal([...text.matchAll(/from '([^']+)'/g)].map((m) => m[1]), [main], file);
+    const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type|function) (\w+)/gm)].map((m) => m[1]).sort();
+    assert.equal(declared, ['KeyvSlabkv', 'KeyvSlabkvEntry', 'keyvStoreKey'], file);
   }
 });
 
