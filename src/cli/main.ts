@@ -209,6 +209,16 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
+  backup: {
+    usage: 'slabkv backup TARGET [--file PATH]',
+    help: 'Writes a copy of the store to the new file TARGET: a cleanly closed store, whole or not there at all. Refused if TARGET exists (IO_ERROR, EEXIST). The store must not be open in another process (STORE_LOCKED); a program that has it open takes its backups with db.backup(path).',
+    positionals: 1,
+    run([target], _values, file) {
+      const store = withStore(file, (db) => { db.backup(target!); return db.path; });
+      out({ backup: path.resolve(target!), of: store });
+      return 0;
+    },
+  },
   inspect: {
     usage: 'slabkv inspect [--key KEY | --offset N] [--file PATH]',
     help: 'Decodes the file for reading beside a hexdump: the header; with --key, the key\'s hash, its probe through the buckets and its record; with --offset, whatever lies there. Reads the file as it is, without locking it.',
