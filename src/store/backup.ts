@@ -11,14 +11,14 @@ import {
   closeSync, constants, copyFileSync, fstatSync, fsyncSync, ftruncateSync, linkSync, lstatSync, openSync, unlinkSync,
 } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
 import { BUSY_DAMAGED, BUSY_IDLE, Header, MAX_FILE_SIZE } from '../format/layout.js';
 import { clearOpenMark, sealHeader, writeLastWriteAt } from '../format/header.js';
 import { headerField, setHeaderField } from '../format/fields.js';
 import { Heap } from '../table/heap.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
-import { syncFolder } from './create.js';
+import { syncFolder, temporaryPath } from './create.js';
 import { crashPoint } from './crash-points.js';
 import { exclusive } from './write-path.js';
 import type { SharedStore } from './shared-store.js';
@@ -32,7 +32,7 @@ import type { SharedStore } from './shared-store.js';
 export function backupStore(store: SharedStore, target: string): void {
   const path = backupPath(target, store.path);
   const folder = dirname(path);
-  const temp = join(folder, `.${basename(path)}.${Math.random().toString(36).slice(2, 10)}.backup`);
+  const temp = temporaryPath(path, 'backup');
   let fd = -1;
   let placed = false;
   try {
