@@ -189,6 +189,48 @@ test('backups taken while another thread changes the store each hold the store o
   db.close();
 });
 
+test('backups taken while another thread runs transactions never hold part of one', async () => {
+  const path = fresh();
+  const db = new DataStore(path);
+  for (let i = 0; i < 3000; i++) db.set(`fill:${i}`, valueOf(i));
+  db.set('acct:a', { balance: 1_000_000 });
+  db.set('acct:b', { balance: 0 });
+  const stop = new SharedArrayBuffer(8);
+  const flags = new Int32Array(stop);
+  const worker = new Worker(CHILD, { workerData: { path, stop, mode: 'transfers' } });
+  const done = new Promise((resolve, reject) => { worker.once('message', resolve); worker.once('error', reject); });
+  while (Atomics.load(flags, 1) < 10) await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 1))]);
+  try {
+    for (let b = 0; b < 6; b++) {
+      const target = tmp.file(`backup-${n++}.slabkv`);
+      db.backup(target);
+      const copy = openBackup(target);
+      const [a, bb] = [copy.get('acct:a').balance, copy.get('acct:b').balance];
+      assert.is(a + bb, 1_000_000, `backup ${b}: ${a} + ${bb}`);
+      copy.close();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  } finally {
+    Atomics.store(flags, 0, 1);
+  }
+  const { transfers } = await done;
+  assert.equal([db.get('acct:a').balance, db.get('acct:b').balance], [1_000_000 - transfers, transfers]);
+  db.close();
+});
+
+test('a backup from inside a transaction is REENTRANT_CALL, and the transaction goes on', () => {
+  const db = new DataStore(fresh());
+  const target = tmp.file(`backup-${n++}.slabkv`);
+  db.transaction(() => {
+    db.set('a', { a: 1 });
+    throwsCode(() => db.backup(target), 'REENTRANT_CALL');
+    db.set('b', { b: 1 });
+  });
+  assert.not.ok(existsSync(target));
+  assert.equal([db.get('a'), db.get('b')], [{ a: 1 }, { b: 1 }]);
+  db.close();
+});
+
 test('a kill after the copy, after sealing it, or after linking it leaves the store as it was and, at the target, nothing or the whole backup', () => {
   for (const point of ['backup.copied', 'backup.written', 'backup.placed']) {
     const path = fresh();
