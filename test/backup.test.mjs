@@ -29,6 +29,7 @@ function assertClosedStore(path) {
   assert.is(bytes.readUInt32LE(Header.checksum), format.headerChecksum(bytes), 'the closed checksum');
   for (const field of ['lockWord', 'ownerPid', 'busy', 'sequence']) assert.is(bytes.readUInt32LE(Header[field]), 0, `${field} is 0`);
   assert.ok(bytes.subarray(Header.openBootId, Header.openInode + 8).every((b) => b === 0), 'no open mark');
+  assert.is(bytes.readBigUInt64LE(Header.openMount), 0n, 'no open mount');
   assert.is(bytes.readBigUInt64LE(Header.lastWriteAt), 0n, 'lastWriteAt is 0');
   assert.is(bytes.readUInt32LE(Header.fileSize), bytes.length, 'fileSize is the length');
 }
