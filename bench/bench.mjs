@@ -17,6 +17,8 @@ import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs
 import { parallelReads, parallelReport, threadGroups } from './parallel-reads.mjs';
 import { changingValues, changesReport } from './changes.mjs';
 import { keyvPeers, keyvReport, keyvThroughput } from './keyv.mjs';
+import { importTime, describe as describeImport } from './import.mjs';
+import { backupTime, describe as describeBackup } from './backup.mjs';
 
 const QUICK = process.argv.includes('--quick');
 const ROUNDS = QUICK ? 1 : 3;
@@ -313,8 +315,10 @@ async function main() {
   }
   log('start-up');
   results.startup = startupTime();
+  log('import against require');
+  results.load = importTime(QUICK ? 11 : 41);
   if (process.argv.includes('--startup')) {
-    console.log(results.startup);
+    console.log(results.startup, describeImport(results.load));
     rmSync(ROOT, { recursive: true, force: true });
     return;
   }
@@ -341,6 +345,10 @@ async function main() {
   log('lock');
   results.lock = lockCost();
   if (!QUICK) { log('recovery of a full 1 GiB store'); results.recovery = recoveryTime(); }
+  log(`backup of a full ${QUICK ? '64 MiB' : '1 GiB'} store in use`);
+  const backupDir = freshDir(ROOT, 'backup');
+  results.backup = await backupTime(backupDir, QUICK ? 64 * 2 ** 20 : 2 ** 30);
+  rmSync(backupDir, { recursive: true, force: true });
   log('lifecycle: open after kill -9, open/close cycles');
   const lifecycleDir = freshDir(ROOT, 'lifecycle');
   results.lifecycle = {
@@ -393,6 +401,9 @@ function report(r, started) {
   goal(f.deleteAll.closed < f.deleteAll.peak / 10, `after deleting every key (30,000 values of 500 B) and closing, the file's blocks are < 10% of their peak: ${(f.deleteAll.closed / f.deleteAll.peak * 100).toFixed(1)}% (${(f.deleteAll.after / f.deleteAll.peak * 100).toFixed(1)}% while still open)`);
   goal(r.startup.first < 40, `require('slabkv'), open a new store, one create, one read, close, in a new process, under 40 ms: ${r.startup.first.toFixed(1)} ms`);
   goal(r.startup.get < 100, `\`slabkv get\` in a new process under 100 ms: ${r.startup.get.toFixed(0)} ms (\`node -e 0\` takes ${r.startup.bare.toFixed(0)} ms)`);
+  goal(r.load.require.wall < 10, `\`require('slabkv')\` under 10 ms: ${r.load.require.wall.toFixed(1)} ms`);
+  goal(r.load.ratio.wall <= 1.3, `\`await import('slabkv')\` ≤ 1.3× \`require('slabkv')\`, each in a program that has loaded a module of its kind: ${r.load.ratio.wall.toFixed(2)}× (${r.load.import.wall.toFixed(1)} ms against ${r.load.require.wall.toFixed(1)} ms)`);
+  goal(r.backup.ms <= r.backup.diskMs, `backup of a full ${mb(r.backup.fileBytes)} store in use at least at disk speed (writing and syncing as many bytes): ${ratio(r.backup.diskMs, r.backup.ms)} (${(r.backup.ms / 1000).toFixed(2)} s against ${(r.backup.diskMs / 1000).toFixed(2)} s)`);
   lines.push('');
   for (const n of SIZES) {
     const tn = r.throughput[n];
@@ -413,6 +424,8 @@ function report(r, started) {
   lines.push(`- **Space**, values spread from 50 bytes to 16 KiB on a log scale, after three rounds of churn (file bytes ÷ live key+value bytes): ${Object.entries(r.space).map(([name, x]) => `${name} ${x.ratio.toFixed(2)}×`).join(', ')}.`);
   lines.push(`- **Durability:** create costs ${r.durability.flush.toFixed(1)} µs with the default ('flush') and ${r.durability.always.toFixed(1)} µs with durability 'always' (an msync of the file before each create returns) on this machine's disk.`);
   lines.push(`- **Thread lock:** uncontended take-and-release ${r.lock.lockNs.toFixed(1)} ns, against ${r.lock.hasNs.toFixed(0)} ns for a whole has() and ${r.lock.readNs.toFixed(0)} ns for a read() (${((r.lock.lockNs / r.lock.readNs) * 100).toFixed(1)}% of a read).`);
+  lines.push(`- **Loading:** ${describeImport(r.load)}.`);
+  lines.push(`- **Backup:** ${describeBackup(r.backup)}.`);
   if (r.recovery) lines.push(`- **Recovery** of a full ${mb(r.recovery.fileBytes)} store (${r.recovery.count} records of ~1 KiB) marked as crashed: ${(r.recovery.ms / 1000).toFixed(2)} s, every record kept (${r.recovery.recovered.records}), verify ${r.recovery.verifiedOk ? 'clean' : 'NOT clean'}.`);
   lines.push(...lifecycleLines, ...parallelLines);
   lines.push('', '## Settings of the peers', '');

@@ -1,4 +1,4 @@
-import * as os from 'node:os';
+import { constants } from 'node:os';
 
 /**
  * Errors, at the bottom of the layers: every layer (format, table, store, api, cli) imports this module, and it
@@ -51,6 +51,6 @@ export function errnoError(errno: number, syscall: string): NodeJS.ErrnoExceptio
 }
 
 function errnoName(errno: number): string {
-  const names = os.constants.errno as Record<string, number>;
+  const names = constants.errno as Record<string, number>;
   return Object.keys(names).find((name) => names[name] === errno) ?? `E${errno}`;
 }

@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import * as path from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface NativeBinding {
   /**
@@ -53,7 +53,7 @@ export interface NativeBinding {
 }
 
 /** The package root. This code runs from the CommonJS bundle dist/index.cjs (the ESM entry re-exports it). */
-const packageRoot = path.resolve(__dirname, '..');
+const packageRoot = resolve(__dirname, '..');
 
 /** The addon's file name, as node-gyp names it from binding.gyp's target. */
 const ADDON = 'slabkv_native.node';
@@ -66,13 +66,13 @@ const ADDON = 'slabkv_native.node';
  */
 function addonCandidates(): string[] {
   return [
-    path.join(packageRoot, 'build', 'Release', ADDON),
-    path.join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, ADDON),
+    join(packageRoot, 'build', 'Release', ADDON),
+    join(packageRoot, 'prebuilds', `${process.platform}-${process.arch}`, ADDON),
   ];
 }
 
 function loadAddon(): NativeBinding {
-  const load = createRequire(path.join(packageRoot, 'package.json'));
+  const load = createRequire(join(packageRoot, 'package.json'));
   const failures: string[] = [];
   for (const file of addonCandidates()) {
     if (!existsSync(file)) continue;

@@ -68,14 +68,31 @@ test('ESM and CommonJS consumers load it and use it', () => {
   const expected = { value: { name: 'Ada' }, code: 'KEY_EXISTS', same: true };
   assert.equal(JSON.parse(node(['esm.mjs'])), expected);
   assert.equal(JSON.parse(node(['cjs.cjs'])), expected);
-  // One module instance behind both, and the addon is the prebuilt one.
+  // One module instance behind both, and the addon is the prebuilt one. A store opened through each shares one open
+  // store: closing one handle leaves the other working, and the last close seals the file.
   const both = node(['--input-type=module', '-e', `
     import { createRequire } from 'node:module';
+    import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+    import { tmpdir } from 'node:os';
+    import { join } from 'node:path';
     import { DataStore } from 'slabkv';
     const require = createRequire(import.meta.url);
-    console.log(JSON.stringify({ same: require('slabkv').DataStore === DataStore, addons: Object.keys(require.cache).filter((f) => f.includes('/slabkv/') && f.endsWith('.node')) }));`]);
-  const { same, addons } = JSON.parse(both);
+    const dir = mkdtempSync(join(tmpdir(), 'slabkv-both-'));
+    const path = join(dir, 'both.slabkv');
+    const viaImport = new DataStore(path);
+    const viaRequire = new (require('slabkv').DataStore)(path);
+    viaImport.create('a', { by: 'import' });
+    viaImport.close();
+    viaRequire.create('b', { by: 'require' });
+    const shared = { a: viaRequire.read('a'), keys: viaRequire.count };
+    viaRequire.close();
+    const state = readFileSync(path).readUInt32LE(32);
+    rmSync(dir, { recursive: true });
+    console.log(JSON.stringify({ same: require('slabkv').DataStore === DataStore, shared, state, addons: Object.keys(require.cache).filter((f) => f.includes('/slabkv/') && f.endsWith('.node')) }));`]);
+  const { same, shared, state, addons } = JSON.parse(both);
   assert.ok(same);
+  assert.equal(shared, { a: { by: 'import' }, keys: 2 });
+  assert.is(state, 0, 'sealed by the last close');
   assert.equal(addons, [join(app, 'node_modules', 'slabkv', 'prebuilds', 'linux-x64', 'slabkv_native.node')]);
   // slabkv/keyv from both, with keyv itself not installed: the store needs nothing of it to run.
   const file = join(tmp.dir, 'keyv-app.slabkv');

@@ -15,6 +15,7 @@ import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
 import { scanBatch, spaceOf, storeStats, verifyStore, type DataStoreStats } from '../store/reports.js';
+import { backupStore } from '../store/backup.js';
 import { reentrantCall } from '../store/lock.js';
 import { encodeKey, exclusive, locked, read, write, type Writer } from '../store/write-path.js';
 import { expiryOf, isLive, valueText } from '../store/lookups.js';
@@ -233,6 +234,15 @@ export class DataStore<V extends object = JsonObject> {
   spaceByClass(): ClassSpace[] {
     const store = this.#open();
     return locked(store, () => spaceOf(store));
+  }
+
+  /**
+   * backup writes a copy of the store as it is now to a new file at `path`: a cleanly closed store, whole or not
+   * there at all. Other threads' reads go on meanwhile; their changes wait while the file's bytes are copied.
+   * Refused, writing nothing, if `path` exists (IO_ERROR, cause EEXIST) or is a folder (FILE_INVALID).
+   */
+  backup(path: string): void {
+    backupStore(this.#open(), path);
   }
 
   /** flush writes every change so far to the disk (msync), so that it survives power loss. */

@@ -1,7 +1,7 @@
 /** Where the default store lives, and how a given path is turned into the one name of its file. */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { DataStoreError, ioError } from '../errors.js';
 
 export const DEFAULT_FOLDER = 'slabkv';
@@ -12,23 +12,23 @@ export const DEFAULT_FILE = 'default.slabkv';
  * ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows.
  */
 export function userDataDir(): string {
-  const home = os.homedir();
-  if (process.platform === 'darwin') return path.join(home, 'Library', 'Application Support');
-  if (process.platform === 'win32') return process.env['LOCALAPPDATA'] || path.join(home, 'AppData', 'Local');
+  const home = homedir();
+  if (process.platform === 'darwin') return join(home, 'Library', 'Application Support');
+  if (process.platform === 'win32') return process.env['LOCALAPPDATA'] || join(home, 'AppData', 'Local');
   const xdg = process.env['XDG_DATA_HOME'];
   // The XDG spec says a relative value is invalid and must be ignored.
-  return xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.local', 'share');
+  return xdg && isAbsolute(xdg) ? xdg : join(home, '.local', 'share');
 }
 
 /** defaultStorePath creates the default folder (mode 0700) when missing and returns the default file's path. */
 export function defaultStorePath(): string {
-  const folder = path.join(userDataDir(), DEFAULT_FOLDER);
+  const folder = join(userDataDir(), DEFAULT_FOLDER);
   try {
-    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
   } catch (cause) {
     throw ioError(`cannot create the default folder ${folder}`, cause);
   }
-  return path.join(folder, DEFAULT_FILE);
+  return join(folder, DEFAULT_FILE);
 }
 
 /**
@@ -40,16 +40,16 @@ export function resolveStoreFile(given: string): string {
   if (typeof given !== 'string' || given.length === 0) {
     throw new DataStoreError('OPTION_INVALID', 'path must be a non-empty string');
   }
-  // path.resolve would drop a trailing slash, and so open a file where the caller named a folder.
-  if (given.endsWith('/') || given.endsWith(path.sep)) throw new DataStoreError('FILE_INVALID', `${given} names a folder, not a slabkv file`);
-  const absolute = path.resolve(given);
+  // resolve would drop a trailing slash, and so open a file where the caller named a folder.
+  if (given.endsWith('/') || given.endsWith(sep)) throw new DataStoreError('FILE_INVALID', `${given} names a folder, not a slabkv file`);
+  const absolute = resolve(given);
   try {
-    return fs.realpathSync.native(absolute);
+    return realpathSync.native(absolute);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError(`cannot open ${absolute}`, cause);
   }
   try {
-    return path.join(fs.realpathSync.native(path.dirname(absolute)), path.basename(absolute));
+    return join(realpathSync.native(dirname(absolute)), basename(absolute));
   } catch (cause) {
     throw ioError(`cannot open ${absolute}`, cause);
   }

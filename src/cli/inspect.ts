@@ -3,7 +3,7 @@
  * file with pread(2): it takes no lock and works while another process has the store open (it then shows the
  * bytes as they are at that moment).
  */
-import * as fs from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { DataStoreError, ioError } from '../errors.js';
 import {
   BOOT_ID_SIZE, BUCKET_EMPTY, BUCKET_MOVED, BUCKET_SIZE, Bucket, CHUNK_SIZES, CLASS_ENTRY_SIZE, ClassEntry, FORMAT_VERSION,
@@ -67,12 +67,12 @@ class FileBytes {
     this.layout = readU32(this.read(0, HEADER_SIZE), Header.formatVersion) === UPGRADED_VERSION ? VERSION_1 : CURRENT;
   }
   close(): void {
-    fs.closeSync(this.fd);
+    closeSync(this.fd);
   }
   read(offset: number, length: number): Buffer {
     const out = Buffer.alloc(Math.max(0, length));
     const inFile = Math.max(0, Math.min(length, this.size - offset));
-    if (inFile > 0) fs.readSync(this.fd, out, 0, inFile, offset);
+    if (inFile > 0) readSync(this.fd, out, 0, inFile, offset);
     return out;
   }
   pastEnd(offset: number, length: number): boolean {
@@ -336,12 +336,12 @@ export function keyAt(file: FileBytes, record: number): string | null {
 export function openForInspection(path: string): FileBytes {
   let fd: number;
   try {
-    fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (cause) {
     throw ioError(`cannot read ${path}`, cause);
   }
   try {
-    const stats = fs.fstatSync(fd);
+    const stats = fstatSync(fd);
     if (!stats.isFile()) throw new DataStoreError('IO_ERROR', `${path} is not a regular file (${stats.isDirectory() ? 'a directory' : 'a fifo, socket or device'})`);
     const file = new FileBytes(fd, stats.size);
     const head = file.read(0, MAGIC.length);
@@ -350,7 +350,7 @@ export function openForInspection(path: string): FileBytes {
     }
     return file;
   } catch (error) {
-    fs.closeSync(fd);
+    closeSync(fd);
     throw error instanceof DataStoreError ? error : ioError(`cannot read ${path}`, error);
   }
 }

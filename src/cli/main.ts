@@ -2,8 +2,8 @@
  * The slabkv command line: slabkv <command> [arguments] [--file PATH]. Without --file, the default store.
  * Results go to stdout as JSON; errors to stderr as "slabkv: CODE: message", with an exit code per error code.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { type Stats, closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { DataStore } from '../api/data-store.js';
 import type { DataStoreOptions } from '../api/validate.js';
@@ -54,7 +54,7 @@ function flushOut(): void {
   pending = '';
   for (let at = 0; at < bytes.length;) {
     try {
-      at += fs.writeSync(1, bytes, at);
+      at += writeSync(1, bytes, at);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, RETRY_MS); continue; }
@@ -80,7 +80,7 @@ function withStore<T>(file: string | undefined, fn: (db: DataStore) => T, option
 
 /** storePath is the store a command works on: --file, else the default store's path (no folder is created). */
 function storePath(file: string | undefined): string {
-  return file ?? path.join(userDataDir(), DEFAULT_FOLDER, DEFAULT_FILE);
+  return file ?? join(userDataDir(), DEFAULT_FOLDER, DEFAULT_FILE);
 }
 
 /**
@@ -88,9 +88,9 @@ function storePath(file: string | undefined): string {
  * empty store) or is not a regular file; a directory is left to the library, which says FILE_INVALID.
  */
 function requireStore(file: string): void {
-  let stats: fs.Stats;
+  let stats: Stats;
   try {
-    stats = fs.statSync(file);
+    stats = statSync(file);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new DataStoreError('IO_ERROR', `there is no store at ${file} (ENOENT); only put and load create one`, { cause });
@@ -103,7 +103,7 @@ function requireStore(file: string): void {
 function openInput(input: string | undefined): { fd: number; name: string } {
   if (input === undefined) return { fd: 0, name: 'stdin' };
   try {
-    return { fd: fs.openSync(input, 'r'), name: input };
+    return { fd: openSync(input, 'r'), name: input };
   } catch (cause) {
     throw ioError(`cannot read ${input}`, cause);
   }
@@ -209,6 +209,16 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
+  backup: {
+    usage: 'slabkv backup TARGET [--file PATH]',
+    help: 'Writes a copy of the store to the new file TARGET: a cleanly closed store, whole or not there at all. Refused if TARGET exists (IO_ERROR, EEXIST). The store must not be open in another process (STORE_LOCKED); a program that has it open takes its backups with db.backup(path).',
+    positionals: 1,
+    run([target], _values, file) {
+      const store = withStore(file, (db) => { db.backup(target!); return db.path; });
+      out({ backup: resolve(target!), of: store });
+      return 0;
+    },
+  },
   inspect: {
     usage: 'slabkv inspect [--key KEY | --offset N] [--file PATH]',
     help: 'Decodes the file for reading beside a hexdump: the header; with --key, the key\'s hash, its probe through the buckets and its record; with --offset, whatever lies there. Reads the file as it is, without locking it.',
@@ -270,7 +280,7 @@ const commands: Record<string, Command> = {
           }
         });
       } finally {
-        if (input.fd !== 0) fs.closeSync(input.fd);
+        if (input.fd !== 0) closeSync(input.fd);
       }
       const { loaded, skippedExpired, alreadyThere } = result;
       out(resume ? { loaded, skippedExpired, alreadyThere } : { loaded, skippedExpired });
@@ -282,7 +292,7 @@ const commands: Record<string, Command> = {
 /** version reads the package's version from its package.json, one folder above dist/. */
 function version(): string {
   try {
-    return (JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
   } catch {
     return 'unknown';
   }

@@ -3,7 +3,7 @@
  * and stdin, tests call them in-process. A dump line is {"key":…,"value":…,"expiresAt":ms or null}; a dump in the
  * format 'resp' is a Redis SET command per entry instead, for `redis-cli --pipe`.
  */
-import * as fs from 'node:fs';
+import { readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import type { DataStore } from '../api/data-store.js';
 import { checkKey, encodeValue } from '../api/validate.js';
@@ -171,7 +171,7 @@ export class LineReader {
   private fill(): void {
     let n: number;
     try {
-      n = fs.readSync(this.fd, this.block, 0, this.block.length, null);
+      n = readSync(this.fd, this.block, 0, this.block.length, null);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(sleeper, 0, 0, RETRY_MS); return; }
       throw ioError(`cannot read ${this.name}`, error);

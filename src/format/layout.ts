@@ -161,9 +161,15 @@ export function chunksPerSpan(sizeClass: number): number {
   return Math.floor((SPAN_SLABS[sizeClass]! * SLAB_SIZE - SLAB_HEADER_SIZE) / CHUNK_SIZES[sizeClass]!);
 }
 
-/** CLASS_BY_EIGHTHS[ceil(size / 8)] is the size class of a record of `size` bytes (a table, not a search). */
-const CLASS_BY_EIGHTHS = Uint8Array.from({ length: CHUNK_SIZES[CHUNK_SIZES.length - 1]! / 8 + 1 }, (_, eighths) =>
-  CHUNK_SIZES.findIndex((size) => size >= eighths * 8));
+/**
+ * CLASS_BY_EIGHTHS[ceil(size / 8)] is the size class of a record of `size` bytes (a table, not a search). Filled in
+ * one pass as the module loads (a search per entry cost a few milliseconds of every require).
+ */
+const CLASS_BY_EIGHTHS = new Uint8Array(CHUNK_SIZES[CHUNK_SIZES.length - 1]! / 8 + 1);
+for (let eighths = 0, sizeClass = 0; eighths < CLASS_BY_EIGHTHS.length; eighths++) {
+  while (CHUNK_SIZES[sizeClass]! < eighths * 8) sizeClass++;
+  CLASS_BY_EIGHTHS[eighths] = sizeClass;
+}
 
 /** classFor returns the smallest size class whose chunk holds a record of recordSize bytes. */
 export function classFor(recordSize: number): number {

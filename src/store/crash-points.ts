@@ -24,7 +24,10 @@ export type CrashPoint =
   | 'seal.flushed' // close has synced every page; the header still says open
   | 'seal.unmarked' // close has cleared the open mark; checksum and state not yet written
   | 'seal.checksum' // close has written the closed checksum; state still open
-  | 'seal.state'; // close has set state = clean; the header page not yet synced
+  | 'seal.state' // close has set state = clean; the header page not yet synced
+  | 'backup.copied' // a backup's bytes are copied under its temporary name, the store's lock let go; not yet sealed
+  | 'backup.written' // the backup is sealed and synced under its temporary name; nothing at the target yet
+  | 'backup.placed'; // the backup is linked at the target, and still under its temporary name; folder not synced
 
 const armed = process.env['SLABKV_CRASH_POINT'];
 const [armedName, armedCount] = armed === undefined ? [undefined, 0] : [armed.split('@')[0], Number(armed.split('@')[1] ?? 1)];

@@ -12,8 +12,8 @@
  * A file cut short before step 4 holds nothing but zeros and the new store's own bytes, and no record:
  * isUnfinishedStore recognises it, and it is made a store again.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
+import { closeSync, constants, fsyncSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { HEADER_SIZE, MIN_TABLE_CAPACITY, SLAB_SIZE, slabsForTable } from '../format/layout.js';
 import { sealHeader, writeNewHeader } from '../format/header.js';
 import { Table } from '../table/table.js';
@@ -66,20 +66,29 @@ export function newStoreImage(): Buffer {
  */
 export function createEmptyFile(realPath: string): void {
   try {
-    fs.closeSync(fs.openSync(realPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+    closeSync(openSync(realPath, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600));
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'EEXIST') return; // another process made it first: use it
     throw ioError(`cannot create the store ${realPath}`, cause);
   }
   try {
-    syncFolder(path.dirname(realPath));
+    syncFolder(dirname(realPath));
   } catch { /* the file exists; only its name's durability across power loss is at stake */ }
+}
+
+/**
+ * temporaryPath names a new file beside `file`, in its folder, hidden: `.NAME.XXXXXXXXXXXX.SUFFIX`, twelve random hex
+ * digits. The caller creates it exclusively (O_EXCL), so a name already taken fails rather than being reused.
+ */
+export function temporaryPath(file: string, suffix: string): string {
+  const random = Math.floor(Math.random() * 2 ** 48).toString(16).padStart(12, '0');
+  return join(dirname(file), `.${basename(file)}.${random}.${suffix}`);
 }
 
 /** syncFolder makes the folder's entries (a new name) durable. */
 export function syncFolder(folder: string): void {
-  const fd = fs.openSync(folder, 'r');
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  const fd = openSync(folder, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }
 
 /**
@@ -91,10 +100,10 @@ export function isUnfinishedStore(fd: number, size: number): boolean {
   if (size === 0) return true;
   if (size > NEW_FILE_SIZE) return false;
   const first = Buffer.alloc(1);
-  if (fs.readSync(fd, first, 0, 1, 0) !== 1 || first[0] !== 0) return false; // the common case: a store, or foreign
+  if (readSync(fd, first, 0, 1, 0) !== 1 || first[0] !== 0) return false; // the common case: a store, or foreign
   const bytes = Buffer.alloc(size);
   for (let read = 0; read < size;) {
-    const n = fs.readSync(fd, bytes, read, size - read, read);
+    const n = readSync(fd, bytes, read, size - read, read);
     if (n === 0) return false;
     read += n;
   }
@@ -111,16 +120,16 @@ export function initializeStore(fd: number, realPath: string): void {
     if (err !== 0) throw errnoError(err, 'posix_fallocate');
     crashPoint('create.allocated');
     writeAt(fd, store.subarray(1), 1);
-    fs.fsyncSync(fd);
+    fsyncSync(fd);
     crashPoint('create.written');
     writeAt(fd, store.subarray(0, 1), 0);
-    fs.fsyncSync(fd);
+    fsyncSync(fd);
   } catch (cause) {
-    try { fs.ftruncateSync(fd, 0); } catch { /* still an unfinished store: the next open starts again */ }
+    try { ftruncateSync(fd, 0); } catch { /* still an unfinished store: the next open starts again */ }
     throw ioError(`cannot create the store ${realPath}`, cause);
   }
 }
 
 function writeAt(fd: number, bytes: Uint8Array, offset: number): void {
-  for (let written = 0; written < bytes.length;) written += fs.writeSync(fd, bytes, written, bytes.length - written, offset + written);
+  for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written, offset + written);
 }

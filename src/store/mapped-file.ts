@@ -11,7 +11,7 @@
  * close unmaps at once, after detaching every view: a view kept by mistake then reads as empty, never as freed
  * memory.
  */
-import * as os from 'node:os';
+import { constants } from 'node:os';
 import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
 import { isStoreLength } from '../format/header.js';
 import { headerField, setHeaderField } from '../format/fields.js';
@@ -19,7 +19,7 @@ import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import type { Punching, Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
-import * as fs from 'node:fs';
+import { fdatasyncSync, ftruncateSync } from 'node:fs';
 
 export class MappedFile implements Region {
   bytes!: Buffer;
@@ -68,9 +68,9 @@ export class MappedFile implements Region {
     const err = -native.allocate(this.fd, oldSize, newSize - oldSize);
     try {
       if (err !== 0) throw errnoError(err, 'posix_fallocate');
-      fs.fdatasyncSync(this.fd);
+      fdatasyncSync(this.fd);
     } catch (cause) {
-      try { fs.ftruncateSync(this.fd, oldSize); } catch { /* the header still says oldSize; the next open checks it */ }
+      try { ftruncateSync(this.fd, oldSize); } catch { /* the header still says oldSize; the next open checks it */ }
       throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, cause);
     }
     crashPoint('grow.allocated');
@@ -87,7 +87,7 @@ export class MappedFile implements Region {
     if (this.punching === 'unsupported') return false;
     const err = -native.punch(this.fd, offset, length);
     if (err === 0) this.punching = 'supported';
-    else if (err === os.constants.errno.EOPNOTSUPP || err === os.constants.errno.ENOSYS) this.punching = 'unsupported';
+    else if (err === constants.errno.EOPNOTSUPP || err === constants.errno.ENOSYS) this.punching = 'unsupported';
     // Any other failure keeps the blocks: the space is still the store's, only not given back this time.
     return err === 0;
   }

@@ -3,7 +3,7 @@
  * of the mount it is open through, written to the header when a session marks the file open; and the rule that
  * tells, from the file's ctime and the header's lastWriteAt, that nothing else has written the file since.
  */
-import * as fs from 'node:fs';
+import { fstatSync, readFileSync } from 'node:fs';
 import { BOOT_ID_SIZE } from '../format/layout.js';
 import type { OpenMark } from '../format/header.js';
 import { native } from '../native.js';
@@ -21,7 +21,7 @@ function currentBootId(): Uint8Array {
   if (bootId === undefined) {
     bootId = new Uint8Array(BOOT_ID_SIZE);
     try {
-      const hex = fs.readFileSync(BOOT_ID_PATH, 'latin1').trim().replace(/-/g, '');
+      const hex = readFileSync(BOOT_ID_PATH, 'latin1').trim().replace(/-/g, '');
       if (/^[0-9a-f]{32}$/i.test(hex)) bootId.set(Buffer.from(hex, 'hex'));
     } catch { /* not Linux: no file left open is resumed without a rebuild */ }
   }
@@ -29,7 +29,7 @@ function currentBootId(): Uint8Array {
 }
 
 export function openMarkOf(fd: number): OpenMark {
-  const stat = fs.fstatSync(fd, { bigint: true });
+  const stat = fstatSync(fd, { bigint: true });
   return { bootId: currentBootId(), device: stat.dev, inode: stat.ino, mount: native.mountId(fd) };
 }
 
@@ -41,7 +41,7 @@ export function openMarkOf(fd: number): OpenMark {
  */
 export function unwrittenSince(fd: number, lastWriteAt: number): boolean {
   if (lastWriteAt === 0) return false;
-  const ctime = fs.fstatSync(fd, { bigint: true }).ctimeNs;
+  const ctime = fstatSync(fd, { bigint: true }).ctimeNs;
   const granularity = ctime % 1_000_000n !== 0n ? FINE_GRANULARITY_NS : COARSE_GRANULARITY_NS;
   return ctime + granularity <= BigInt(lastWriteAt) * 1_000_000n;
 }

@@ -2,7 +2,7 @@
  * What a store tells about itself: listing its live keys a batch at a time, its statistics, a verification and the
  * space per size class. Each runs with the lock held (write-path.ts's locked or exclusive).
  */
-import * as fs from 'node:fs';
+import { fstatSync } from 'node:fs';
 import { Header, HEADER_SIZE } from '../format/layout.js';
 import { headerField } from '../format/fields.js';
 import { countExpired } from '../table/expiry.js';
@@ -83,7 +83,7 @@ export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreS
     rehashing: headerField(w, Header.oldTableOffset) !== 0,
     recovered: store.recovered,
     openedFrom: store.openedFrom,
-    diskBytes: fs.fstatSync(store.file.fd).blocks * 512,
+    diskBytes: fstatSync(store.file.fd).blocks * 512,
     holePunching: store.file.punching,
   };
 }

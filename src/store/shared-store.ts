@@ -4,8 +4,8 @@
  * it; threads of the process share the file through the addon's per-process lock; other processes are kept out by
  * that lock. The protocol, with what a crash between any two of its writes leaves, is spec section 10.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { constants } from 'node:os';
 import {
   BUSY_CHANGING, BUSY_DAMAGED, BUSY_IDLE, FORMAT_VERSION, HEADER_SIZE, Header, MAX_FILE_SIZE, READ_VERSION, STATE_CLEAN,
   STATE_OPEN, STATE_REPAIRING,
@@ -82,7 +82,7 @@ export class SharedStore {
     for (let attempt = 1; ; attempt++) {
       const lockId = native.acquire(realPath);
       if (lockId < 0) {
-        if (-lockId === os.constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
+        if (-lockId === constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
           createEmptyFile(realPath); // made a store under its lock, below
           continue;
         }
@@ -112,13 +112,13 @@ export class SharedStore {
           native.setupLeave(lockId, 0, 1);
           return null;
         }
-        size = fs.fstatSync(fd).size;
+        size = fstatSync(fd).size;
         if (isUnfinishedStore(fd, size)) {
           initializeStore(fd, realPath); // an empty file becomes a new store, in place
-          size = fs.fstatSync(fd).size;
+          size = fstatSync(fd).size;
         }
         const head = Buffer.alloc(HEADER_SIZE);
-        fs.readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
+        readSync(fd, head, 0, Math.min(size, HEADER_SIZE), 0);
         // A version 2 header is checked as the version 3 header its first change makes it (upgrade-in-place.ts).
         const plan = checkBeforeMapping(isPreviousVersion(head, size) ? upgradedHeader(head, size, repair) : head, size, repair);
         if (plan === 'upgrade') {
@@ -444,8 +444,8 @@ function installExitHook(): void {
 /** namesFile tells whether realPath still names the file open as fd (it may have been replaced meanwhile). */
 function namesFile(realPath: string, fd: number): boolean {
   try {
-    const named = fs.statSync(realPath);
-    const held = fs.fstatSync(fd);
+    const named = statSync(realPath);
+    const held = fstatSync(fd);
     return named.dev === held.dev && named.ino === held.ino;
   } catch {
     return false;
@@ -480,12 +480,12 @@ function beginRepair(fd: number, path: string, head: Buffer, size: number): numb
   state.writeUInt32LE(STATE_REPAIRING);
   const length = repairedLength(head, size);
   try {
-    fs.writeSync(fd, state, 0, 4, Header.state);
-    fs.fdatasyncSync(fd);
+    writeSync(fd, state, 0, 4, Header.state);
+    fdatasyncSync(fd);
     crashPoint('repair.begun');
     if (length !== size) {
-      fs.ftruncateSync(fd, length);
-      fs.fdatasyncSync(fd); // the new length on disk before a header that counts on it says state 1
+      ftruncateSync(fd, length);
+      fdatasyncSync(fd); // the new length on disk before a header that counts on it says state 1
     }
   } catch (cause) {
     throw ioError(`cannot repair ${path}`, cause);
@@ -502,16 +502,16 @@ function restoreLength(fd: number, path: string, size: number, length: number): 
   const err = native.allocate(fd, size, length - size);
   try {
     if (err !== 0) throw errnoError(err, 'posix_fallocate');
-    fs.fdatasyncSync(fd);
+    fdatasyncSync(fd);
   } catch (cause) {
-    try { fs.ftruncateSync(fd, size); } catch { /* still the length it had: the next open tries again */ }
+    try { ftruncateSync(fd, size); } catch { /* still the length it had: the next open tries again */ }
     throw ioError(`cannot give ${path} back the length ${length} its header records`, cause);
   }
   return length;
 }
 
 function openError(realPath: string, errno: number): DataStoreError {
-  const { EWOULDBLOCK, EISDIR } = os.constants.errno;
+  const { EWOULDBLOCK, EISDIR } = constants.errno;
   if (errno === EWOULDBLOCK) return lockedError(realPath);
   if (errno === EISDIR) return new DataStoreError('FILE_INVALID', `${realPath} is a directory, not a slabkv file`);
   return ioError(`cannot open ${realPath}`, errnoError(errno, 'open'));
@@ -520,10 +520,10 @@ function openError(realPath: string, errno: number): DataStoreError {
 function lockedError(realPath: string): DataStoreError {
   let pid = 0;
   try {
-    const fd = fs.openSync(realPath, 'r');
+    const fd = openSync(realPath, 'r');
     const word = Buffer.alloc(4);
-    if (fs.readSync(fd, word, 0, 4, Header.ownerPid) === 4) pid = readU32(word, 0);
-    fs.closeSync(fd);
+    if (readSync(fd, word, 0, 4, Header.ownerPid) === 4) pid = readU32(word, 0);
+    closeSync(fd);
   } catch { /* the pid is only for the message */ }
   return new DataStoreError('STORE_LOCKED', `${realPath} is open in another process${pid ? ` (pid ${pid})` : ''}`);
 }

@@ -8,9 +8,8 @@
  * that nothing is lost without a trace. A kill or a full disk at any instant leaves the version 1 file as it was
  * (and perhaps an `.upgrading` file, litter, or the backup's link to it), or the whole new store.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { closeSync, constants, fchmodSync, fstatSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { FORMAT_VERSION, MAX_FILE_SIZE } from '../format/layout.js';
 import { sealHeader } from '../format/header.js';
 import { checkV1Header, forEachV1Record } from '../format/v1.js';
@@ -20,7 +19,7 @@ import { KeyBuffer } from '../table/key-buffer.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
-import { newStoreImage, syncFolder } from './create.js';
+import { newStoreImage, syncFolder, temporaryPath } from './create.js';
 import { crashPoint } from './crash-points.js';
 import { native } from '../native.js';
 
@@ -40,17 +39,17 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
   const old = new MappedFile(fd, realPath, size);
   let tempFd = -1;
   let built: MappedFile | null = null;
-  const folder = path.dirname(realPath);
-  const temp = path.join(folder, `.${path.basename(realPath)}.${randomBytes(6).toString('hex')}.upgrading`);
+  const folder = dirname(realPath);
+  const temp = temporaryPath(realPath, 'upgrading');
   try {
     const problem = checkV1Header(old.bytes, size);
     if (problem) throw new DataStoreError(problem.code, problem.message);
     const image = newStoreImage();
-    tempFd = fs.openSync(temp, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-    fs.fchmodSync(tempFd, fs.fstatSync(fd).mode & 0o7777);
+    tempFd = openSync(temp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
+    fchmodSync(tempFd, fstatSync(fd).mode & 0o7777);
     const err = -native.allocate(tempFd, 0, image.length);
     if (err !== 0) throw errnoError(err, 'posix_fallocate');
-    for (let written = 0; written < image.length;) written += fs.writeSync(tempFd, image, written, image.length - written, written);
+    for (let written = 0; written < image.length;) written += writeSync(tempFd, image, written, image.length - written, written);
     built = new MappedFile(tempFd, temp, image.length);
     const table = new Table(built, MAX_FILE_SIZE);
     const key = new KeyBuffer();
@@ -67,10 +66,10 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     built.flush();
     built.close();
     built = null;
-    fs.fsyncSync(tempFd);
+    fsyncSync(tempFd);
     crashPoint('upgrade.written');
     const backup = read.dropped > 0 || read.unreadableSlabs > 0 ? keepBackup(realPath, fd) : null;
-    fs.renameSync(temp, realPath);
+    renameSync(temp, realPath);
     crashPoint('upgrade.placed');
     syncFolder(folder);
     const report: RecoveryReport = { records, duplicates, ...read, ms: performance.now() - started };
@@ -80,14 +79,14 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
     }
     return { report, backup };
   } catch (cause) {
-    try { fs.unlinkSync(temp); } catch { /* not made, or already renamed */ }
+    try { unlinkSync(temp); } catch { /* not made, or already renamed */ }
     if (cause instanceof DataStoreError && cause.code !== 'STORE_FULL') throw cause;
     throw ioError(`cannot upgrade the version 1 store ${realPath} to version ${FORMAT_VERSION}`, cause);
   } finally {
     try {
       built?.close();
     } finally {
-      try { old.close(); } finally { if (tempFd >= 0) fs.closeSync(tempFd); }
+      try { old.close(); } finally { if (tempFd >= 0) closeSync(tempFd); }
     }
   }
 }
@@ -98,17 +97,17 @@ export function upgradeStoreFile(realPath: string, fd: number, size: number, now
  * A name that already holds this very file (an upgrade cut short after its link) is used again. Returns the name.
  */
 function keepBackup(realPath: string, fd: number): string {
-  const held = fs.fstatSync(fd);
+  const held = fstatSync(fd);
   for (let n = 1; n <= BACKUP_NAMES; n++) {
     const name = `${realPath}.v1-backup${n === 1 ? '' : `.${n}`}`;
     try {
-      fs.linkSync(realPath, name);
+      linkSync(realPath, name);
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') throw cause;
-      const there = fs.statSync(name, { throwIfNoEntry: false });
+      const there = statSync(name, { throwIfNoEntry: false });
       if (there === undefined || there.dev !== held.dev || there.ino !== held.ino) continue;
     }
-    syncFolder(path.dirname(realPath));
+    syncFolder(dirname(realPath));
     crashPoint('upgrade.backup');
     return name;
   }
