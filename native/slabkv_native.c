@@ -24,6 +24,8 @@
  * - An operating-system call that fails (a failed allocation counts as one: ENOMEM) is an outcome the caller
  *   handles. Every call that can meet one returns a number: >= 0 on success (0, or the id it made), -errno on
  *   failure. These are acquire, map, unmap, sync, allocate and punch; nothing they change stays half done.
+ *   mountId and coarseClock only read what the OS knows, and give 0 where it gives nothing (a failed statx or
+ *   clock_gettime included), which their caller takes as "unknown".
  * - Anything else is a bug in the caller or a broken process, and throws: a missing or mistyped argument (a
  *   TypeError, never a default such as fd -1 or offset 0), an unknown id, a range outside a buffer or mapping, a
  *   Node-API call that fails (NODE_API_CALL below, checked for every call), memory exhausted where the call has no
@@ -717,7 +719,8 @@ static napi_value mount_id(napi_env env, napi_callback_info info) {
 
 /*
  * coarse_clock(): milliseconds since the epoch (rounded down) of CLOCK_REALTIME_COARSE, the clock the kernel
- * stamps a file's ctime from (a later write is stamped no earlier than a reading of it taken before).
+ * stamps a file's ctime from (a later write is stamped no earlier than a reading of it taken before); 0 if the
+ * clock cannot be read.
  */
 static napi_value coarse_clock(napi_env env, napi_callback_info info) {
   (void)info;

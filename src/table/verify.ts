@@ -28,7 +28,7 @@ export type VerifyProblemKind =
   | 'span-count' // a span's live count or free list disagrees with its chunks (offset: the span)
   | 'header-count' // a count in the header disagrees with the slabs (offset: the header field)
   | 'list' // a partial list or the free span list reaches what does not belong on it, or loops (offset: that)
-  | 'bucket' // a bucket points at no sound live record, holds another hash, or repeats a record (offset: the bucket)
+  | 'bucket' // a bucket points at no sound live record, holds another hash, repeats a record, or is a moved marker in the current array (offset: the bucket)
   | 'index-count' // the buckets in use are not one per record (offset: the header's tableOffset)
   | 'tail'; // a byte other than zero between heapEnd and fileSize (offset: the word)
 
