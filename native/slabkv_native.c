@@ -688,7 +688,9 @@ static napi_value punch(napi_env env, napi_callback_info info) {
 
 /* ---- the open mark ---- */
 
-#if defined(__linux__) && defined(STATX_BASIC_STATS)
+/* statx with stx_mnt_id: glibc 2.32 or kernel headers 5.8 and later. Without it, no mount id: no file is resumed. */
+#if defined(__linux__) && defined(STATX_MNT_ID)
+#define HAVE_STATX_MNT_ID 1
 #ifndef STATX_MNT_ID_UNIQUE
 #define STATX_MNT_ID_UNIQUE 0x00004000U /* Linux 6.8 */
 #endif
@@ -704,7 +706,7 @@ static napi_value mount_id(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (!get_args(env, info, 1, argv) || !arg_i32(env, argv[0], &fd)) return NULL;
   uint64_t id = 0;
-#if defined(__linux__) && defined(STATX_BASIC_STATS)
+#ifdef HAVE_STATX_MNT_ID
   struct statx stx;
   if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID_UNIQUE, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID_UNIQUE) != 0) {
     id = stx.stx_mnt_id;
