@@ -206,6 +206,26 @@ test('clear removes every key at once; inside a transaction that throws it is un
   again.close();
 });
 
+test('keys() inside a transaction that replaces each key it lists ends: records written after it began are not listed', () => {
+  const db = fresh({ maxFileSize: 4096 + 65536 * 64 });
+  for (let i = 0; i < 2000; i++) db.set(`r${i}`, { i });
+  for (const key of db.keys()) db.set(key, { i: -2, pad: 'r'.repeat(50) });
+  const seen = new Set();
+  let steps = 0;
+  db.transaction(() => {
+    for (const key of db.keys()) {
+      seen.add(key);
+      if (++steps > 4000) throw new Error(`keys() went on past ${steps - 1} steps over 2000 keys`);
+      db.set(key, { i: -1, pad: 'r'.repeat(200) });
+    }
+  });
+  assert.is(seen.size, 2000);
+  assert.is(db.count, 2000);
+  assert.equal(db.get('r7'), { i: -1, pad: 'r'.repeat(200) });
+  assert.ok(db.verify().ok);
+  db.close();
+});
+
 test('a transaction holds 1,000,000 changes', () => {
   const db = fresh();
   db.transaction(() => { for (let i = 0; i < 1_000_000; i++) db.create(`m${i}`, { i }); });

@@ -14,7 +14,7 @@ import { HEADER_SIZE, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
-import { scanBatch, spaceOf, storeStats, verifyStore, type DataStoreStats } from '../store/reports.js';
+import { scanBatch, scanEnd, spaceOf, storeStats, verifyStore, type DataStoreStats } from '../store/reports.js';
 import { reentrantCall } from '../store/lock.js';
 import { encodeKey, exclusive, locked, read, write, type Writer } from '../store/write-path.js';
 import { expiryOf, isLive, valueText } from '../store/lookups.js';
@@ -184,10 +184,14 @@ export class DataStore<V extends object = JsonObject> {
 
   *#scan(prefix: string | undefined, withValues: boolean): IterableIterator<[string, string | undefined]> {
     let at = HEADER_SIZE;
+    let end = 0; // where the heap ended at the first step: what is written past it later is not listed
     const batch: Array<[string, string | undefined]> = [];
     do {
       const store = this.#open();
-      at = locked(store, () => scanBatch(store, at, prefix, withValues, batch));
+      at = locked(store, () => {
+        if (end === 0) end = scanEnd(store);
+        return scanBatch(store, at, end, prefix, withValues, batch);
+      });
       for (const entry of batch) {
         this.#open(); // a step after close() throws STORE_CLOSED, even within a batch read before it
         yield entry;

@@ -54,15 +54,20 @@ export interface DataStoreStats {
 
 /**
  * scanBatch adds to `batch` the live keys (with their values' JSON text when withValues) of the spans from `at`
- * on, a few slabs' worth, and returns where the next batch starts (0 at the end). Inside this thread's
- * transaction it lists the store as the transaction sees it.
+ * on, below `end` (scanEnd when the scan began), a few slabs' worth, and returns where the next batch starts (0 at
+ * the end). Inside this thread's transaction it lists the store as the transaction sees it.
  */
-export function scanBatch(store: SharedStore, at: number, prefix: string | undefined, withValues: boolean, batch: Array<[string, string | undefined]>): number {
+export function scanBatch(store: SharedStore, at: number, end: number, prefix: string | undefined, withValues: boolean, batch: Array<[string, string | undefined]>): number {
   const table = store.table;
-  return scanLive(store.file, at, SCAN_SLABS, Date.now(), (record) => {
+  return scanLive(store.file, at, end, SCAN_SLABS, Date.now(), (record) => {
     const key = table.keyAt(record);
     if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
   }, store.transaction.depth > 0);
+}
+
+/** scanEnd is where the heap ends now: a scan begun now stops there (scanLive). */
+export function scanEnd(store: SharedStore): number {
+  return headerField(store.file.words, Header.heapEnd);
 }
 
 export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreStats {
