@@ -84,6 +84,10 @@ test('update: fn may use the store; a throw, a bad value or a promise changes no
   throwsCode(() => db.update('c', async () => { ran = true; return { n: 0 }; }), 'TRANSACTION_INVALID');
   assert.is(ran, false, 'an async function is refused before it runs');
   throwsCode(() => db.update('c', () => Promise.resolve({ n: 0 })), 'TRANSACTION_INVALID');
+  // A generator function's body would run later, outside the transaction; its generator is no value to store.
+  throwsCode(() => db.update('c', function* () { ran = true; yield { n: 0 }; }), 'TRANSACTION_INVALID');
+  throwsCode(() => db.transaction(function* () { ran = true; db.set('c', { n: 0 }); }), 'TRANSACTION_INVALID');
+  assert.is(ran, false);
   throwsCode(() => db.update('c', 'not a function'), 'OPTION_INVALID');
   throwsCode(() => db.update('c', (v) => v, 0), 'TTL_INVALID');
   assert.equal(db.get('c'), { n: 2 });

@@ -285,10 +285,18 @@ function checkKeyArgument(key: unknown): asserts key is string {
   checkKey(key);
 }
 
-/** checkSynchronous refuses what cannot be a transaction's function: not a function, or an async one. */
+/**
+ * checkSynchronous refuses what cannot be a transaction's function: not a function, an async one, or a generator
+ * function (its body would run when its generator is stepped, after the transaction has ended).
+ */
 function checkSynchronous(fn: unknown, what: string): void {
   if (typeof fn !== 'function') throw new DataStoreError('OPTION_INVALID', `${what} needs a function; got ${typeof fn}`);
-  if (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction') throw asyncRefused(what);
+  const kind = fn.constructor?.name;
+  if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') throw asyncRefused(what);
+  if (kind === 'GeneratorFunction') {
+    throw new DataStoreError('TRANSACTION_INVALID',
+      `${what} takes a plain function: a generator function's body runs only when its generator is stepped, after the transaction (nothing was changed)`);
+  }
 }
 
 function isThenable(value: unknown): boolean {
