@@ -71,6 +71,25 @@ test('update reads, changes and writes one key atomically; it keeps the expiry u
   db.close();
 });
 
+test('update keeps the expiry of the value fn was given, even when fn runs past it: the key does not become permanent', () => {
+  const db = fresh();
+  const real = Date.now;
+  let clock = real();
+  Date.now = () => clock;
+  try {
+    db.set('session', { n: 1 }, { expiresAt: clock + 1000 });
+    const expiresAt = db.expiresAt('session');
+    db.update('session', (v) => { clock += 5000; return { n: v.n + 1 }; }); // fn took long: the key expired meanwhile
+    clock -= 5000;
+    assert.is(db.expiresAt('session'), expiresAt, 'stored with the expiry it had');
+    clock += 5000;
+    assert.is(db.get('session'), undefined, 'and expired at that time');
+  } finally {
+    Date.now = real;
+  }
+  db.close();
+});
+
 test('update: fn may use the store; a throw, a bad value or a promise changes nothing', () => {
   const db = fresh();
   db.set('c', { n: 1 });

@@ -111,7 +111,10 @@ export class DataStore<V extends object = JsonObject> {
     if (ttl !== undefined) expiryFor(ttl, Date.now()); // a bad ttl is refused before fn runs
     return this.transaction(() => {
       const store = this.#open();
-      const current = this.get(key);
+      // The expiry is read with the value, before fn: read after it, a key fn outlived would read as absent, and
+      // the value kept would never expire. Read first, an expiry that passes before get makes current undefined.
+      const expiry = this.#read(key, expiryOf);
+      const current = expiry < 0 ? undefined : this.get(key);
       const next = fn(current);
       if (isThenable(next)) throw asyncRefused('update');
       if (next === undefined) {
@@ -122,7 +125,7 @@ export class DataStore<V extends object = JsonObject> {
       const now = Date.now();
       let expiresAt: number;
       if (ttl !== undefined) expiresAt = expiryFor(ttl, now);
-      else expiresAt = current === undefined ? 0 : Math.max(0, this.#read(key, expiryOf));
+      else expiresAt = current === undefined ? 0 : expiry;
       write(store, this.#writer, now, false, (tx) => tx.set(encodeKey(store.key, key), json, bytes, expiresAt));
       return next;
     });
