@@ -90,6 +90,25 @@ test('update keeps the expiry of the value fn was given, even when fn runs past 
   db.close();
 });
 
+test('inside a transaction every expiry is judged at one instant: reads, create, delete, keys and count agree', () => {
+  const db = fresh();
+  const real = Date.now;
+  let clock = real();
+  Date.now = () => clock;
+  try {
+    db.set('short', { n: 1 }, { expiresAt: clock + 1000 });
+    db.transaction(() => {
+      clock += 5000; // the transaction runs long: the key expires while it runs
+      const seen = [db.has('short'), db.get('short') !== undefined, [...db.keys()].includes('short'), db.count === 1];
+      assert.equal(seen, [true, true, true, true], 'reads judge the key at the transaction\'s instant, as its changes do');
+      throwsCode(() => db.create('short', { n: 2 }), 'KEY_EXISTS');
+    });
+  } finally {
+    Date.now = real;
+  }
+  db.close();
+});
+
 test('update: fn may use the store; a throw, a bad value or a promise changes nothing', () => {
   const db = fresh();
   db.set('c', { n: 1 });

@@ -9,6 +9,7 @@ import { countExpired } from '../table/expiry.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { verify, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
+import { lookupTime } from './lookups.js';
 import type { SharedStore } from './shared-store.js';
 
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
@@ -59,7 +60,7 @@ export interface DataStoreStats {
  */
 export function scanBatch(store: SharedStore, at: number, end: number, prefix: string | undefined, withValues: boolean, batch: Array<[string, string | undefined]>): number {
   const table = store.table;
-  return scanLive(store.file, at, end, SCAN_SLABS, Date.now(), (record) => {
+  return scanLive(store.file, at, end, SCAN_SLABS, lookupTime(store), (record) => {
     const key = table.keyAt(record);
     if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
   }, store.transaction.depth > 0);
@@ -75,7 +76,7 @@ export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreS
   const records = headerField(w, Header.recordCount);
   const buckets = headerField(w, Header.tableCapacity);
   return {
-    keys: records - countExpired(store.table, Date.now()),
+    keys: records - countExpired(store.table, lookupTime(store)),
     records,
     fileBytes: headerField(w, Header.fileSize),
     maxFileBytes,
