@@ -23,7 +23,7 @@ export type ErrorCode =
   | 'OPTION_INVALID' // a constructor option is out of range
   | 'IO_ERROR' // the operating system refused; see `cause`
   | 'REENTRANT_CALL' // a call on a store from code that runs inside another call on it (a callback, toJSON, a getter)
-  | 'TRANSACTION_INVALID'; // transaction() or update() was given a function that is async or returned a promise
+  | 'TRANSACTION_INVALID'; // transaction() or update() was given a function that is async or a generator, or returned a promise
 
 export class DataStoreError extends Error {
   override readonly name = 'DataStoreError';

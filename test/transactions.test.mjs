@@ -71,6 +71,44 @@ test('update reads, changes and writes one key atomically; it keeps the expiry u
   db.close();
 });
 
+test('update keeps the expiry of the value fn was given, even when fn runs past it: the key does not become permanent', () => {
+  const db = fresh();
+  const real = Date.now;
+  let clock = real();
+  Date.now = () => clock;
+  try {
+    db.set('session', { n: 1 }, { expiresAt: clock + 1000 });
+    const expiresAt = db.expiresAt('session');
+    db.update('session', (v) => { clock += 5000; return { n: v.n + 1 }; }); // fn took long: the key expired meanwhile
+    clock -= 5000;
+    assert.is(db.expiresAt('session'), expiresAt, 'stored with the expiry it had');
+    clock += 5000;
+    assert.is(db.get('session'), undefined, 'and expired at that time');
+  } finally {
+    Date.now = real;
+  }
+  db.close();
+});
+
+test('inside a transaction every expiry is judged at one instant: reads, create, delete, keys and count agree', () => {
+  const db = fresh();
+  const real = Date.now;
+  let clock = real();
+  Date.now = () => clock;
+  try {
+    db.set('short', { n: 1 }, { expiresAt: clock + 1000 });
+    db.transaction(() => {
+      clock += 5000; // the transaction runs long: the key expires while it runs
+      const seen = [db.has('short'), db.get('short') !== undefined, [...db.keys()].includes('short'), db.count === 1];
+      assert.equal(seen, [true, true, true, true], 'reads judge the key at the transaction\'s instant, as its changes do');
+      throwsCode(() => db.create('short', { n: 2 }), 'KEY_EXISTS');
+    });
+  } finally {
+    Date.now = real;
+  }
+  db.close();
+});
+
 test('update: fn may use the store; a throw, a bad value or a promise changes nothing', () => {
   const db = fresh();
   db.set('c', { n: 1 });
@@ -84,6 +122,10 @@ test('update: fn may use the store; a throw, a bad value or a promise changes no
   throwsCode(() => db.update('c', async () => { ran = true; return { n: 0 }; }), 'TRANSACTION_INVALID');
   assert.is(ran, false, 'an async function is refused before it runs');
   throwsCode(() => db.update('c', () => Promise.resolve({ n: 0 })), 'TRANSACTION_INVALID');
+  // A generator function's body would run later, outside the transaction; its generator is no value to store.
+  throwsCode(() => db.update('c', function* () { ran = true; yield { n: 0 }; }), 'TRANSACTION_INVALID');
+  throwsCode(() => db.transaction(function* () { ran = true; db.set('c', { n: 0 }); }), 'TRANSACTION_INVALID');
+  assert.is(ran, false);
   throwsCode(() => db.update('c', 'not a function'), 'OPTION_INVALID');
   throwsCode(() => db.update('c', (v) => v, 0), 'TTL_INVALID');
   assert.equal(db.get('c'), { n: 2 });
@@ -204,6 +246,26 @@ test('clear removes every key at once; inside a transaction that throws it is un
   assert.equal([...again.keys()], ['after']);
   assert.ok(again.verify().ok);
   again.close();
+});
+
+test('keys() inside a transaction that replaces each key it lists ends: records written after it began are not listed', () => {
+  const db = fresh({ maxFileSize: 4096 + 65536 * 64 });
+  for (let i = 0; i < 2000; i++) db.set(`r${i}`, { i });
+  for (const key of db.keys()) db.set(key, { i: -2, pad: 'r'.repeat(50) });
+  const seen = new Set();
+  let steps = 0;
+  db.transaction(() => {
+    for (const key of db.keys()) {
+      seen.add(key);
+      if (++steps > 4000) throw new Error(`keys() went on past ${steps - 1} steps over 2000 keys`);
+      db.set(key, { i: -1, pad: 'r'.repeat(200) });
+    }
+  });
+  assert.is(seen.size, 2000);
+  assert.is(db.count, 2000);
+  assert.equal(db.get('r7'), { i: -1, pad: 'r'.repeat(200) });
+  assert.ok(db.verify().ok);
+  db.close();
 });
 
 test('a transaction holds 1,000,000 changes', () => {

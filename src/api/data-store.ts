@@ -14,7 +14,7 @@ import { HEADER_SIZE, MAX_KEY_CHARS, SLAB_SIZE } from '../format/layout.js';
 import { DataStoreError } from '../errors.js';
 import { defaultStorePath, resolveStoreFile } from './paths.js';
 import { SharedStore } from '../store/shared-store.js';
-import { scanBatch, spaceOf, storeStats, verifyStore, type DataStoreStats } from '../store/reports.js';
+import { scanBatch, scanEnd, spaceOf, storeStats, verifyStore, type DataStoreStats } from '../store/reports.js';
 import { backupStore } from '../store/backup.js';
 import { reentrantCall } from '../store/lock.js';
 import { encodeKey, exclusive, locked, read, write, type Writer } from '../store/write-path.js';
@@ -112,7 +112,10 @@ export class DataStore<V extends object = JsonObject> {
     if (ttl !== undefined) expiryFor(ttl, Date.now()); // a bad ttl is refused before fn runs
     return this.transaction(() => {
       const store = this.#open();
-      const current = this.get(key);
+      // The expiry is read with the value, before fn: read after it, a key fn outlived would read as absent, and
+      // the value kept would never expire. Read first, an expiry that passes before get makes current undefined.
+      const expiry = this.#read(key, expiryOf);
+      const current = expiry < 0 ? undefined : this.get(key);
       const next = fn(current);
       if (isThenable(next)) throw asyncRefused('update');
       if (next === undefined) {
@@ -123,7 +126,7 @@ export class DataStore<V extends object = JsonObject> {
       const now = Date.now();
       let expiresAt: number;
       if (ttl !== undefined) expiresAt = expiryFor(ttl, now);
-      else expiresAt = current === undefined ? 0 : Math.max(0, this.#read(key, expiryOf));
+      else expiresAt = current === undefined ? 0 : expiry;
       write(store, this.#writer, now, false, (tx) => tx.set(encodeKey(store.key, key), json, bytes, expiresAt));
       return next;
     });
@@ -185,10 +188,14 @@ export class DataStore<V extends object = JsonObject> {
 
   *#scan(prefix: string | undefined, withValues: boolean): IterableIterator<[string, string | undefined]> {
     let at = HEADER_SIZE;
+    let end = 0; // where the heap ended at the first step: what is written past it later is not listed
     const batch: Array<[string, string | undefined]> = [];
     do {
       const store = this.#open();
-      at = locked(store, () => scanBatch(store, at, prefix, withValues, batch));
+      at = locked(store, () => {
+        if (end === 0) end = scanEnd(store);
+        return scanBatch(store, at, end, prefix, withValues, batch);
+      });
       for (const entry of batch) {
         this.#open(); // a step after close() throws STORE_CLOSED, even within a batch read before it
         yield entry;
@@ -291,10 +298,18 @@ function checkKeyArgument(key: unknown): asserts key is string {
   checkKey(key);
 }
 
-/** checkSynchronous refuses what cannot be a transaction's function: not a function, or an async one. */
+/**
+ * checkSynchronous refuses what cannot be a transaction's function: not a function, an async one, or a generator
+ * function (its body would run when its generator is stepped, after the transaction has ended).
+ */
 function checkSynchronous(fn: unknown, what: string): void {
   if (typeof fn !== 'function') throw new DataStoreError('OPTION_INVALID', `${what} needs a function; got ${typeof fn}`);
-  if (fn.constructor?.name === 'AsyncFunction' || fn.constructor?.name === 'AsyncGeneratorFunction') throw asyncRefused(what);
+  const kind = fn.constructor?.name;
+  if (kind === 'AsyncFunction' || kind === 'AsyncGeneratorFunction') throw asyncRefused(what);
+  if (kind === 'GeneratorFunction') {
+    throw new DataStoreError('TRANSACTION_INVALID',
+      `${what} takes a plain function: a generator function's body runs only when its generator is stepped, after the transaction (nothing was changed)`);
+  }
 }
 
 function isThenable(value: unknown): boolean {

@@ -7,6 +7,15 @@ import type { KeyBuffer } from '../table/key-buffer.js';
 import type { SharedStore } from './shared-store.js';
 
 /**
+ * lookupTime is the instant expiries are judged at: inside this thread's transaction its time (Transaction.now), so
+ * that its reads agree with its changes; else now.
+ */
+export function lookupTime(store: SharedStore): number {
+  const tx = store.transaction;
+  return tx.depth > 0 ? tx.now : Date.now();
+}
+
+/**
  * liveRecord returns the record of key if it is live, or 0 when it is missing or expired. The clock is read only
  * for a key that can expire: Date.now() costs as much as a lookup's own arithmetic.
  */
@@ -16,7 +25,7 @@ export function liveRecord(store: SharedStore, key: KeyBuffer): number {
   if (bucket === 0) return 0;
   const record = table.recordIn(bucket);
   const expiresAt = table.expiresAt(record);
-  return expiresAt !== 0 && isExpired(expiresAt, Date.now()) ? 0 : record;
+  return expiresAt !== 0 && isExpired(expiresAt, lookupTime(store)) ? 0 : record;
 }
 
 /** valueText is the JSON text of key's value, its checksum checked, or undefined when key is not live. */

@@ -9,6 +9,7 @@ import { countExpired } from '../table/expiry.js';
 import type { RecoveryReport } from '../table/recovery.js';
 import { verify, type VerifyReport } from '../table/verify.js';
 import { scanLive, spaceByClass, type ClassSpace } from '../table/walk.js';
+import { lookupTime } from './lookups.js';
 import type { SharedStore } from './shared-store.js';
 
 /** Slabs read per batch by keys() and entries(), under the lock: a few hundred records. */
@@ -57,15 +58,20 @@ export interface DataStoreStats {
 
 /**
  * scanBatch adds to `batch` the live keys (with their values' JSON text when withValues) of the spans from `at`
- * on, a few slabs' worth, and returns where the next batch starts (0 at the end). Inside this thread's
- * transaction it lists the store as the transaction sees it.
+ * on, below `end` (scanEnd when the scan began), a few slabs' worth, and returns where the next batch starts (0 at
+ * the end). Inside this thread's transaction it lists the store as the transaction sees it.
  */
-export function scanBatch(store: SharedStore, at: number, prefix: string | undefined, withValues: boolean, batch: Array<[string, string | undefined]>): number {
+export function scanBatch(store: SharedStore, at: number, end: number, prefix: string | undefined, withValues: boolean, batch: Array<[string, string | undefined]>): number {
   const table = store.table;
-  return scanLive(store.file, at, SCAN_SLABS, Date.now(), (record) => {
+  return scanLive(store.file, at, end, SCAN_SLABS, lookupTime(store), (record) => {
     const key = table.keyAt(record);
     if (prefix === undefined || key.startsWith(prefix)) batch.push([key, withValues ? table.valueText(record) : undefined]);
   }, store.transaction.depth > 0);
+}
+
+/** scanEnd is where the heap ends now: a scan begun now stops there (scanLive). */
+export function scanEnd(store: SharedStore): number {
+  return headerField(store.file.words, Header.heapEnd);
 }
 
 export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreStats {
@@ -73,7 +79,7 @@ export function storeStats(store: SharedStore, maxFileBytes: number): DataStoreS
   const records = headerField(w, Header.recordCount);
   const buckets = headerField(w, Header.tableCapacity);
   return {
-    keys: records - countExpired(store.table, Date.now()),
+    keys: records - countExpired(store.table, lookupTime(store)),
     records,
     fileBytes: headerField(w, Header.fileSize),
     maxFileBytes,

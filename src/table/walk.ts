@@ -57,14 +57,17 @@ export function forEachChunk(span: SpanInfo, fn: (chunk: number) => void): void 
  * header whose checksum holds and going on at the next slab after one that does not, so it is safe to resume after
  * the heap has changed between calls: records never move, so a record that stays live is visited exactly once.
  * Which records are live: as the writer of the transaction under way sees them when `ownTransaction` (states 1 and
- * 2), else as the file says once settled (isLiveState, by the header's commit field).
+ * 2), else as the file says once settled (isLiveState, by the header's commit field). Spans from `end` on are
+ * not walked: a scan resumed with the heap's end when it began cannot chase records written after it began (a
+ * transaction that replaces each key it lists writes each new record ahead of it, and would never end).
  */
-export function scanLive(file: Region, start: number, slabLimit: number, nowMs: number, visit: (record: number) => void, ownTransaction = false): number {
+export function scanLive(file: Region, start: number, end: number, slabLimit: number, nowMs: number, visit: (record: number) => void, ownTransaction = false): number {
   const w = file.words;
   const heapEnd = headerField(w, Header.heapEnd);
+  const stop = Math.min(heapEnd, end);
   const committed = headerField(w, Header.commit) === COMMIT_DONE;
   let span = start;
-  for (let n = 0; span < heapEnd && n < slabLimit;) {
+  for (let n = 0; span < stop && n < slabLimit;) {
     const holds = spanProblem(w, file.bytes, span, heapEnd) === null;
     const sizeClass = recordsClass(w, span, holds);
     n += sizeClass < 0 ? 1 : SPAN_SLABS[sizeClass]!; // a span without records costs one step to pass
@@ -76,7 +79,7 @@ export function scanLive(file: Region, start: number, slabLimit: number, nowMs: 
     }
     span = nextSpan(w, span, holds);
   }
-  return span < heapEnd ? span : 0;
+  return span < stop ? span : 0;
 }
 
 export interface ClassSpace {
