@@ -274,6 +274,7 @@ test('the declarations name nothing of Node.js or of slabkv internals', () => {
     assert.not.match(text, /\bBuffer\b|\bNodeJS\b|import\(|from '/, file);
     const declared = [...text.matchAll(/^export (?:declare )?(?:class|interface|type) (\w+)/gm)].map((m) => m[1]).sort();
     assert.equal(declared, ['Expiry', 'JsonObject', 'JsonValue', 'RedisDataStore', 'RedisDataStoreOptions'], file);
+  }
   // slabkv/keyv's declare its own names and take DataStore's from the main entry's (one type, not a copy).
   for (const [file, main] of [['keyv.d.ts', './index.js'], ['keyv.d.cts', './index.cjs']]) {
     const text = readFileSync(join(app, 'node_modules', 'slabkv', 'dist', file), 'utf8');
