@@ -95,9 +95,9 @@ test('inspect decodes the header, a key\'s probe and record, and any offset', ()
   const file = tmp.file('inspect.slabkv');
   copyFileSync(FIXTURE, file);
   const header = slabkv(['inspect', '--file', file]).stdout;
-  assert.match(header, /0x00000010  02 00 00 00\s+formatVersion\s+2/);
+  assert.match(header, /0x00000010  03 00 00 00\s+formatVersion\s+3/);
   assert.match(header, /tableOffset\s+0x00001000/);
-  assert.match(header, /checksum\s+0x3c57c0c0 \(matches\)/);
+  assert.match(header, /checksum\s+0x71b26aa6 \(matches\)/);
   const key = slabkv(['inspect', '--key', 'user:1', '--file', file]).stdout;
   assert.match(key, 'XXH32 seed 0 = 0x7d366961');
   assert.match(key, 'first bucket = hash & 4095 = 2401');

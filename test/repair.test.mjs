@@ -152,7 +152,7 @@ test('repair refuses, unchanged, a file that is not a store of this version, and
   assert.ok(readFileSync(foreign).equals(Buffer.alloc(HEADER_SIZE + SLAB_SIZE, 7)), 'the foreign file is unchanged');
 
   const { path } = makeStore('later-version.slabkv');
-  patchU32(path, Header.formatVersion, 3);
+  patchU32(path, Header.formatVersion, 4);
   const before = readFileSync(path);
   throwsCode(() => new DataStore(path, { repair: true }), 'FILE_INVALID');
   assert.ok(readFileSync(path).equals(before), 'a later version is unchanged');

@@ -3,14 +3,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
-import { FIXTURE, MIXED_FIXTURE, PINNED_NOW, SPANS_FIXTURE, V1_FIXTURES, makeFixture, makeMixedFixture, makeSpansFixture, mixedOperations, spansOperations, spansOperationsV1 } from '../scripts/make-fixture.mjs';
+import {
+  COMMITTED_FIXTURE, FIXTURE, MIXED_FIXTURE, PINNED_NOW, SPANS_FIXTURE, UNCOMMITTED_FIXTURE, V1_FIXTURES, V2_FIXTURES,
+  makeFixture, makeMixedFixture, makeSpansFixture, makeTransactionFixture, mixedOperations, spansOperations,
+  spansOperationsV1, transactionOperations,
+} from '../scripts/make-fixture.mjs';
 import { scratch, throwsCode, withClock } from './helpers.mjs';
 
 const format = createRequire(import.meta.url)('slabkv/format');
 const spec = readFileSync(new URL('../spec/FORMAT.md', import.meta.url), 'utf8');
 const tmp = scratch();
+const CHILD = new URL('./child.mjs', import.meta.url).pathname;
 test.after(() => tmp.remove());
 
 /** rows of the first Markdown table after the heading, as arrays of cell texts (backticks removed). */
@@ -41,6 +47,7 @@ const S = {
   slab: fields('### Allocation state (RECORDS spans)'),
   record: fields('### Record'),
   bucket: fields('### Bucket'),
+  states: table('### Record states'),
 };
 
 test('section 5\'s span rule and section 6\'s record and expiry rules, clause by clause (slabkv/format)', () => {
@@ -77,7 +84,8 @@ test('section 5\'s span rule and section 6\'s record and expiry rules, clause by
   assert.not.ok(spanHolds(changed(span + format.Span.slabCount, [slabs + 1], 'span')), 'not its class\'s slab count');
   // state 1; keyLength 1 to 128; valueLength at most 16384; fits the chunk; slabIndex; checksum.
   const lengths = (key, value) => changed(chunk + format.Record.keyLength, [key | (format.slabIndex(w(original), chunk) << 16), value], 'record');
-  assert.not.ok(sound(changed(chunk + format.Record.state, [2])), 'state 2');
+  for (const state of [2, 3]) assert.ok(sound(changed(chunk + format.Record.state, [state])), `state ${state} holds a record`);
+  for (const state of [0, 4, 0xffffffff]) assert.not.ok(sound(changed(chunk + format.Record.state, [state])), `state ${state}`);
   assert.not.ok(sound(lengths(0, 2)), 'keyLength 0');
   assert.not.ok(sound(lengths(129, 2)), 'keyLength 129');
   assert.not.ok(sound(lengths(1, 16385)), 'valueLength 16385');
@@ -89,6 +97,23 @@ test('section 5\'s span rule and section 6\'s record and expiry rules, clause by
   assert.is(format.isExpired(0, Number.MAX_SAFE_INTEGER), false);
   assert.is(format.isExpired(1000, 1000), true);
   assert.is(format.isExpired(1000, 999), false);
+});
+
+test('section 6\'s table of record states is the code\'s: isStoredState, isIndexedState and isLiveState, state by state', () => {
+  const yes = (cell) => ({ yes: true, no: false })[cell];
+  assert.equal(S.states.map(([state]) => state), ['0', '1', '2', '3', 'any other']);
+  for (const [state, name, stored, indexed, liveUncommitted, liveCommitted] of S.states) {
+    const values = state === 'any other' ? [4, 5, 255, 0x80000000, 0xffffffff] : [Number(state)];
+    if (state !== 'any other') assert.is(format[name], Number(state), name);
+    for (const value of values) {
+      assert.is(format.isStoredState(value), yes(stored), `state ${value} holds a record`);
+      assert.is(format.isIndexedState(value), yes(indexed), `state ${value} in a bucket`);
+      assert.is(format.isLiveState(value, false), yes(liveUncommitted), `state ${value} live with commit 0`);
+      assert.is(format.isLiveState(value, true), yes(liveCommitted), `state ${value} live with commit 1`);
+    }
+  }
+  assert.is(format.COMMIT_NONE, 0);
+  assert.is(format.COMMIT_DONE, 1);
 });
 
 test('constants in the spec are the code\'s', () => {
@@ -134,8 +159,11 @@ function parseLine(line) {
 
 test('every hexdump of section 15 is its fixture, line by line', () => {
   const blocks = hexdumps();
-  assert.equal([...blocks.keys()].sort(), ['mixed-v2.slabkv', 'spans-v2.slabkv', 'tiny-v2.slabkv']);
-  const files = { 'tiny-v2.slabkv': FIXTURE, 'mixed-v2.slabkv': MIXED_FIXTURE, 'spans-v2.slabkv': SPANS_FIXTURE };
+  const files = {
+    'committed-v3.slabkv': COMMITTED_FIXTURE, 'mixed-v3.slabkv': MIXED_FIXTURE, 'spans-v3.slabkv': SPANS_FIXTURE,
+    'tiny-v3.slabkv': FIXTURE, 'uncommitted-v3.slabkv': UNCOMMITTED_FIXTURE,
+  };
+  assert.equal([...blocks.keys()].sort(), Object.keys(files));
   for (const [name, lines] of blocks) {
     const bytes = readFileSync(files[name]);
     assert.ok(lines.length >= 8, name);
@@ -148,7 +176,7 @@ test('every hexdump of section 15 is its fixture, line by line', () => {
 
 test('the tiny hexdump leaves out exactly the lines its text says', () => {
   const bytes = readFileSync(FIXTURE);
-  const shown = new Set(hexdumps().get('tiny-v2.slabkv').map((line) => parseLine(line)[0]));
+  const shown = new Set(hexdumps().get('tiny-v3.slabkv').map((line) => parseLine(line)[0]));
   const chunkSize = format.CHUNK_SIZES[1];
   const firstChunk = 0x11000 + format.SLAB_HEADER_SIZE;
   for (let at = 0; at < bytes.length; at += 16) {
@@ -173,6 +201,10 @@ test('the fixtures are reproducible from scripts/make-fixture.mjs', () => {
   assert.ok(readFileSync(again).equals(readFileSync(MIXED_FIXTURE)));
   makeSpansFixture(again);
   assert.ok(readFileSync(again).equals(readFileSync(SPANS_FIXTURE)));
+  makeTransactionFixture(again, false);
+  assert.ok(readFileSync(again).equals(readFileSync(UNCOMMITTED_FIXTURE)), 'killed inside a transaction');
+  makeTransactionFixture(again, true);
+  assert.ok(readFileSync(again).equals(readFileSync(COMMITTED_FIXTURE)), 'killed at commit.marked');
 });
 
 test('the spans golden file reads exactly, through the library and through the spec alone', () => {
@@ -237,15 +269,18 @@ test('the golden fixture opens and reads exactly', () => {
 });
 
 /**
- * listLive decodes a store file with only the spec's numbers (section 12): walk the spans, take live records
- * whose checksums hold and that have not expired.
+ * listLive decodes a store file with only the spec's numbers (section 12): walk the spans, take the sound records
+ * that are live by section 6's table of record states (under the header's commit field) and have not expired,
+ * each key once (the first in file order).
  */
 function listLive(bytes, now) {
   const u32 = (offset) => bytes.readUInt32LE(offset);
   const C = S.constants;
   assert.ok(bytes.subarray(0, 16).equals(Buffer.from('89736c61626b760d0a1a0a0000000000', 'hex')));
-  assert.is(u32(S.header.formatVersion[0]), 2);
-  assert.is(u32(S.header.readVersion[0]), 2);
+  assert.is(u32(S.header.formatVersion[0]), C.FORMAT_VERSION);
+  assert.is(u32(S.header.readVersion[0]), C.READ_VERSION);
+  const column = u32(S.header.commit[0]) === 1 ? 5 : 4; // "Live when commit = 1", else "Live when commit = 0"
+  const liveStates = new Set(S.states.filter((row) => row[0] !== 'any other' && row[column] === 'yes').map(([state]) => Number(state)));
   const heapEnd = u32(S.header.heapEnd[0]);
   const RECS = 0x53434552;
   const out = new Map();
@@ -255,7 +290,7 @@ function listLive(bytes, now) {
     const { size, slabs } = S.classes[u32(span + S.span.param[0])];
     assert.is(u32(span + S.span.slabCount[0]), slabs);
     for (let chunk = span + C.SLAB_HEADER_SIZE; chunk + size <= span + C.SLAB_SIZE * slabs; chunk += size) {
-      if (u32(chunk + S.record.state[0]) !== 1) continue;
+      if (!liveStates.has(u32(chunk + S.record.state[0]))) continue;
       if (bytes.readUInt16LE(chunk + S.record.slabIndex[0]) !== Math.floor((chunk - span) / C.SLAB_SIZE)) continue;
       const keyLength = bytes.readUInt16LE(chunk + S.record.keyLength[0]);
       const valueLength = u32(chunk + S.record.valueLength[0]);
@@ -264,7 +299,8 @@ function listLive(bytes, now) {
       const expires = u32(chunk + S.record.expiresHigh[0]) * 2 ** 32 + u32(chunk + S.record.expiresLow[0]);
       if (expires !== 0 && expires <= now) continue;
       const keyStart = chunk + C.RECORD_HEADER_SIZE;
-      out.set(bytes.toString('utf8', keyStart, keyStart + keyLength), bytes.toString('utf8', keyStart + keyLength, end));
+      const key = bytes.toString('utf8', keyStart, keyStart + keyLength);
+      if (!out.has(key)) out.set(key, bytes.toString('utf8', keyStart + keyLength, end));
     }
   }
   return out;
@@ -290,13 +326,16 @@ test('a decoder written from the spec alone lists exactly the live keys and valu
 
 const RUN_TIME_FIELDS = ['lockWord', 'ownerPid', 'busy', 'sequence', 'expiredCount', 'countedAt', 'nextExpiry'];
 
-test('damage at each header offset the spec lists is refused with the spec\'s error, the file unchanged', () => {
-  const original = readFileSync(FIXTURE);
+test('damage at each header offset the spec lists is refused with the spec\'s error, the file unchanged (version 3, and version 2 before its upgrade)', () => {
+  for (const [version, fixture] of [[3, FIXTURE], [2, V2_FIXTURES.tiny]]) checkHeaderDamage(version, readFileSync(fixture));
+});
+
+function checkHeaderDamage(version, original) {
   for (const [name, [offset, size]] of Object.entries(S.header)) {
     for (const at of new Set([offset, offset + size - 1])) {
       const damaged = Buffer.from(original);
       damaged[at] ^= 0xff;
-      const path = tmp.file(`hdr-${name}-${at}.slabkv`);
+      const path = tmp.file(`hdr-v${version}-${name}-${at}.slabkv`);
       writeFileSync(path, damaged);
       if (RUN_TIME_FIELDS.includes(name)) {
         // Outside the checksum, reset by the opener: the file opens and reads.
@@ -307,18 +346,19 @@ test('damage at each header offset the spec lists is refused with the spec\'s er
       }
       const expected = name === 'magic' || name === 'formatVersion' ? 'FILE_INVALID' : 'FILE_CORRUPT';
       throwsCode(() => new DataStore(path), expected);
-      assert.ok(readFileSync(path).equals(damaged), `${name}@${at} left unchanged`);
+      assert.ok(readFileSync(path).equals(damaged), `version ${version}: ${name}@${at} left unchanged`);
     }
   }
   // The class table too: a chunk size that is not the spec's.
   const damaged = Buffer.from(original);
   damaged[format.Header.classTable + 5 * format.CLASS_ENTRY_SIZE] ^= 0x08;
-  writeFileSync(tmp.file('class.slabkv'), damaged);
-  throwsCode(() => new DataStore(tmp.file('class.slabkv')), 'FILE_CORRUPT');
-});
+  writeFileSync(tmp.file(`class-v${version}.slabkv`), damaged);
+  throwsCode(() => new DataStore(tmp.file(`class-v${version}.slabkv`)), 'FILE_CORRUPT');
+  assert.ok(readFileSync(tmp.file(`class-v${version}.slabkv`)).equals(damaged), `version ${version}: class table damage left unchanged`);
+}
 
 test('a file of another format version is refused with FILE_INVALID naming the version, the file unchanged', () => {
-  for (const [version, readVersion, text] of [[3, 3, 'is not readable'], [3, 2, 'may be read but not changed'], [0, 0, 'is not readable']]) {
+  for (const [version, readVersion, text] of [[4, 4, 'is not readable'], [4, 3, 'may be read but not changed'], [0, 0, 'is not readable']]) {
     const other = Buffer.from(readFileSync(FIXTURE));
     other.writeUInt32LE(version, format.Header.formatVersion);
     other.writeUInt32LE(readVersion, format.Header.readVersion);
@@ -465,7 +505,8 @@ function upgradeAndCheck(name, source, expected, at) {
   copyFileSync(source, path);
   withClock(at - Date.now(), () => {
     const db = new DataStore(path);
-    assert.is(readFileSync(path).readUInt32LE(format.Header.formatVersion), 2, `${name} upgraded`);
+    assert.is(readFileSync(path).readUInt32LE(format.Header.formatVersion), 3, `${name} upgraded`);
+    assert.is(readFileSync(path).readUInt32LE(format.Header.readVersion), 3, `${name} readVersion`);
     const live = [...expected].filter(([, [, expiry]]) => expiry === 0 || expiry > at);
     assert.is(db.count, live.length, `${name} count`);
     for (const [key, [text, expiry]] of live) {
@@ -479,7 +520,7 @@ function upgradeAndCheck(name, source, expected, at) {
   assert.equal(readdirSync(tmp.dir).filter((f) => f.endsWith('.upgrading')), [], 'no temporary file left');
 }
 
-test('each version 1 golden file is upgraded to version 2 when opened: every key, value and expiry kept', () => {
+test('each version 1 golden file is upgraded to version 3 when opened: every key, value and expiry kept', () => {
   upgradeAndCheck('tiny', V1_FIXTURES.tiny, new Map([['user:1', ['{"name":"Ada"}', 0]], ['session', ['{"user":1}', PINNED_NOW + 60_000]]]), PINNED_NOW + 1000);
   upgradeAndCheck('mixed', V1_FIXTURES.mixed, mixedExpected(), PINNED_NOW + 1000);
   const spans = new Map();
@@ -507,6 +548,180 @@ test('a version 1 file left open (its writer died) is upgraded from its sound re
   writeFileSync(path, damaged);
   throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
   assert.ok(readFileSync(path).equals(damaged));
+});
+
+/** tinyExpected is the content of the tiny golden files: key -> [JSON text, expiry ms or 0]. */
+const tinyExpected = () => new Map([['user:1', ['{"name":"Ada"}', 0]], ['session', ['{"user":1}', PINNED_NOW + 60_000]]]);
+
+/** spansExpected is the content of the spans golden files of versions 2 and 3. */
+function spansExpected() {
+  const expected = new Map();
+  for (const [op, key, value] of spansOperations()) {
+    if (op === 'create') expected.set(key, [JSON.stringify(value), 0]);
+    else expected.delete(key);
+  }
+  return expected;
+}
+
+/** checkEntries checks that db holds exactly the entries of `expected` that are live at `at`, with their expiry times. */
+function checkEntries(db, expected, at, what) {
+  const live = [...expected].filter(([, [, expiry]]) => expiry === 0 || expiry > at);
+  assert.is(db.count, live.length, `${what} count`);
+  for (const [key, [text, expiry]] of live) {
+    assert.is(db.readText(key), text, `${what} ${key}`);
+    assert.is(db.expiresAt(key), expiry === 0 ? null : expiry, `${what} ${key} expiry`);
+  }
+  const report = db.verify();
+  assert.ok(report.ok, report.problems.join('; '));
+}
+
+/** The bytes a version 2 file's first change rewrites: formatVersion, checksum and readVersion. */
+const UPGRADED_BYTES = new Set([16, 17, 18, 19, 36, 37, 38, 39, 132, 133, 134, 135]);
+/** sweepIndex, which the expiry sweep of any change moves in a store with records that expire. */
+const SWEEP_BYTES = new Set([76, 77, 78, 79]);
+
+/** changedBytes lists the offsets at which two files of one length differ. */
+function changedBytes(a, b) {
+  assert.is(a.length, b.length);
+  const changed = [];
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) changed.push(i);
+  return changed;
+}
+
+test('each version 2 golden file opens and reads exactly without being written, and becomes version 3 in place with its first change', () => {
+  const cases = [
+    ['tiny', tinyExpected(), PINNED_NOW + 1000, FIXTURE],
+    ['mixed', mixedExpected(), PINNED_NOW + 1000, MIXED_FIXTURE],
+    ['spans', spansExpected(), PINNED_NOW, SPANS_FIXTURE],
+  ];
+  for (const [name, expected, at, v3] of cases) {
+    const original = readFileSync(V2_FIXTURES[name]);
+    const path = tmp.file(`in-place-${name}.slabkv`);
+    copyFileSync(V2_FIXTURES[name], path);
+    withClock(at - Date.now(), () => {
+      const db = new DataStore(path);
+      assert.is(db.stats().recovered, null, `${name}: opened as a clean file, not rebuilt`);
+      checkEntries(db, expected, at, name);
+      db.close();
+    });
+    assert.ok(readFileSync(path).equals(original), `${name}: an open that only reads writes nothing`);
+    withClock(at - Date.now(), () => {
+      const db = new DataStore(path);
+      db.transaction(() => {}); // a change: the file is marked open, and made version 3
+      const onDisk = readFileSync(path);
+      assert.is(onDisk.readUInt32LE(format.Header.state), format.STATE_OPEN, `${name}: state 1`);
+      assert.is(onDisk.readUInt32LE(format.Header.formatVersion), 3, `${name}: formatVersion 3 with the first change`);
+      assert.is(onDisk.readUInt32LE(format.Header.readVersion), 3, `${name}: readVersion 3 with the first change`);
+      db.close();
+    });
+    const upgraded = readFileSync(path);
+    for (const i of changedBytes(original, upgraded)) assert.ok(UPGRADED_BYTES.has(i) || SWEEP_BYTES.has(i), `${name}: byte ${i} changed`);
+    assert.is(upgraded.readUInt32LE(format.Header.checksum), format.headerChecksum(upgraded), `${name}: the closed checksum holds`);
+    // The version 3 golden file, written by the same operations: the same bytes but for the sweep's cursor, and so the checksum.
+    const differences = changedBytes(readFileSync(v3), upgraded);
+    for (const i of differences) assert.ok(SWEEP_BYTES.has(i) || (i >= 36 && i < 40), `${name}: byte ${i} differs from the version 3 golden file`);
+    if (name === 'spans') assert.equal(differences, [], 'spans, with no expiry time to sweep, is the version 3 golden file');
+    withClock(at - Date.now(), () => {
+      const db = new DataStore(path);
+      checkEntries(db, expected, at, `${name} upgraded`);
+      db.close();
+    });
+  }
+});
+
+test('a version 2 file that version 2 would refuse is refused, unchanged: readVersion, checksum, state 2, bucket array, heapEnd of a file left open', () => {
+  const original = readFileSync(V2_FIXTURES.tiny);
+  const damages = {
+    readVersion: (bytes) => bytes.writeUInt32LE(3, format.Header.readVersion),
+    checksum: (bytes) => bytes.writeUInt32LE(bytes.readUInt32LE(format.Header.checksum) ^ 1, format.Header.checksum),
+    'state 2': (bytes) => bytes.writeUInt32LE(format.STATE_REPAIRING, format.Header.state),
+    'bucket array': (bytes) => {
+      bytes.writeUInt32LE(8192, format.Header.tableCapacity); // not the capacity of the TABLE span there
+      bytes.writeUInt32LE(format.headerChecksum(bytes), format.Header.checksum); // version 2's checksum, matching
+    },
+    'heapEnd of a file left open': (bytes) => {
+      bytes.writeUInt32LE(format.STATE_OPEN, format.Header.state);
+      bytes.writeUInt32LE(bytes.length + format.SLAB_SIZE, format.Header.heapEnd);
+    },
+  };
+  for (const [what, damage] of Object.entries(damages)) {
+    const damaged = Buffer.from(original);
+    damage(damaged);
+    const path = tmp.file(`v2-refused-${what}.slabkv`);
+    writeFileSync(path, damaged);
+    throwsCode(() => new DataStore(path), 'FILE_CORRUPT');
+    assert.ok(readFileSync(path).equals(damaged), `${what}: unchanged`);
+  }
+});
+
+test('a version 2 file left open (its writer died) is rebuilt from its records and made version 3', () => {
+  const open = Buffer.from(readFileSync(V2_FIXTURES.tiny));
+  open.writeUInt32LE(format.STATE_OPEN, format.Header.state);
+  open.writeUInt32LE(1, format.Header.busy);
+  const path = tmp.file('v2-left-open.slabkv');
+  writeFileSync(path, open);
+  withClock(PINNED_NOW + 1000 - Date.now(), () => {
+    const db = new DataStore(path);
+    assert.is(readFileSync(path).readUInt32LE(format.Header.formatVersion), 3);
+    assert.is(db.stats().recovered.records, 2);
+    checkEntries(db, tinyExpected(), PINNED_NOW + 1000, 'left open');
+    db.close();
+  });
+});
+
+test('a version 2 file\'s first change killed before and after its version fields: the next open keeps every record and leaves it version 3', () => {
+  for (const [point, versionLeft] of [['mark-open.state', 2], ['change.busy', 3]]) {
+    const path = tmp.file(`upgrade-killed-${point}.slabkv`);
+    copyFileSync(V2_FIXTURES.tiny, path);
+    const child = spawnSync(process.execPath, [CHILD, 'hold', path, 'write'], { encoding: 'utf8', env: { ...process.env, SLABKV_CRASH_POINT: point } });
+    assert.is(child.signal, 'SIGKILL', `the child died at ${point}: ${child.stdout}${child.stderr}`);
+    const left = readFileSync(path);
+    assert.is(left.readUInt32LE(format.Header.state), format.STATE_OPEN, `${point}: state 1`);
+    assert.is(left.readUInt32LE(format.Header.formatVersion), versionLeft, `${point}: version`);
+    withClock(PINNED_NOW + 1000 - Date.now(), () => {
+      const db = new DataStore(path);
+      assert.is(db.stats().recovered.records, 2, `${point}: rebuilt`);
+      checkEntries(db, tinyExpected(), PINNED_NOW + 1000, `after a kill at ${point}`);
+      db.close();
+    });
+    assert.is(readFileSync(path).readUInt32LE(format.Header.formatVersion), 3, `${point}: version 3 after the rebuild`);
+  }
+});
+
+test('a transaction cut short is undone before its commit and completed after it (the uncommitted and committed golden files)', () => {
+  const before = new Map([...tinyExpected()].map(([key, [text]]) => [key, text]));
+  const after = new Map(before);
+  for (const [op, key, value] of transactionOperations()) {
+    if (op === 'delete') after.delete(key);
+    else after.set(key, JSON.stringify(value));
+  }
+  const at = PINNED_NOW + 1000;
+  for (const [name, fixture, expected] of [['uncommitted', UNCOMMITTED_FIXTURE, before], ['committed', COMMITTED_FIXTURE, after]]) {
+    const bytes = readFileSync(fixture);
+    assert.is(bytes.readUInt32LE(format.Header.state), format.STATE_OPEN, `${name}: left open`);
+    assert.is(bytes.readUInt32LE(format.Header.busy), 1, `${name}: a change under way`);
+    assert.is(bytes.readUInt32LE(format.Header.commit), name === 'committed' ? format.COMMIT_DONE : format.COMMIT_NONE);
+    assert.equal(listLive(bytes, at), expected, `${name}: the spec's decoder`);
+    const path = tmp.file(`${name}.slabkv`);
+    copyFileSync(fixture, path);
+    withClock(at - Date.now(), () => {
+      const db = new DataStore(path);
+      assert.is(db.stats().recovered.records, expected.size, `${name}: rebuilt`);
+      assert.equal(new Map([...db.entries()].map(([key, value]) => [key, JSON.stringify(value)])), expected, `${name}: entries`);
+      for (const [key, text] of expected) assert.is(db.readText(key), text, `${name} ${key}`);
+      for (const key of ['user:1', 'user:2', 'session']) assert.is(db.has(key), expected.has(key), `${name} has ${key}`);
+      const report = db.verify();
+      assert.ok(report.ok, report.problems.join('; '));
+      db.close();
+    });
+    const settled = readFileSync(path);
+    assert.is(settled.readUInt32LE(format.Header.commit), format.COMMIT_NONE, `${name}: commit cleared`);
+    const span = 0x11000;
+    for (let i = 0; i < format.chunksPerSpan(1); i++) {
+      const state = settled.readUInt32LE(format.chunkAt(span, 1, i));
+      assert.ok(state === format.RECORD_FREE || state === format.RECORD_LIVE, `${name}: chunk ${i} settled (state ${state})`);
+    }
+  }
 });
 
 test('a record whose bytes no longer match its checksum is FILE_CORRUPT, never returned', () => {
