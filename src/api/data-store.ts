@@ -255,7 +255,7 @@ export class DataStore<V extends object = JsonObject> {
   /** flush writes every change so far to the disk (msync), so that it survives power loss. */
   flush(): void {
     const store = this.#open();
-    exclusive(store, () => store.file.flush());
+    exclusive(store, () => store.flush());
   }
 
   /** close flushes and releases the file when this is the process's last handle. A second close does nothing. */

@@ -272,6 +272,11 @@ export class SharedStore {
     this.file.flushHeader();
   }
 
+  /** flush writes every change so far to the disk (msync). Lock held. */
+  flush(): void {
+    this.file.flush();
+  }
+
   /** inCall tells whether this thread is inside a call on the store: holding its lock, or in a transaction. */
   inCall(): boolean {
     return this.transaction.depth > 0 || this.lock.heldByThisThread();
