@@ -172,7 +172,10 @@ export class SharedStore {
       this.#writeOpenMark();
       this.openedFrom = 'recovered';
     } else {
-      this.#writeVersion();
+      if (headerField(this.file.words, Header.formatVersion) !== FORMAT_VERSION) {
+        this.#writeVersion();
+        this.file.flushHeader(); // on disk before a change can write what version 2 would misread
+      }
       this.openedFrom = 'resumed';
       this.#resumedAsFound = true;
     }

@@ -229,6 +229,18 @@ export class Transaction {
     if (savepoint === 0) this.#shrink();
   }
 
+  /**
+   * undoAfterDamage takes back what a transaction broken by damage changed, as far as the damage lets it, so that
+   * until the repair (which undoes the rest: commit is 0) readers do not see records it never committed. A
+   * transaction that reached its commit store is left alone: it is committed, and the repair completes it.
+   */
+  undoAfterDamage(): void {
+    if (headerField(this.file.words, Header.commit) !== COMMIT_NONE) return;
+    try {
+      this.undo(0);
+    } catch { /* what damage stopped is the repair's */ }
+  }
+
   /** A journal grown for a large transaction is let go once it ends. */
   #shrink(): void {
     if (this.#journal.length > 1024) this.#journal = new Uint32Array(1024);

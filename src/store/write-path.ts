@@ -122,7 +122,10 @@ function begin(store: SharedStore, writer: Writer, now: number): void {
 function afterFailure(store: SharedStore, error: unknown): void {
   const tx = store.transaction;
   if (headerField(store.file.words, Header.busy) !== BUSY_CHANGING) return;
-  if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') store.endDamagedChange();
+  if (error instanceof DataStoreError && error.code === 'FILE_CORRUPT') {
+    tx.undoAfterDamage();
+    store.endDamagedChange();
+  }
   else if (error instanceof DataStoreError && tx.broken === null && tx.isSettled()) store.endChange(BUSY_IDLE);
   tx.reset(); // what is left half done is for the rebuild or the repair, which read the records, not the journal
 }
