@@ -147,6 +147,21 @@ test('a change that meets damage is refused, and so is every later change, until
   again.close();
 });
 
+test('a transaction that meets damage is undone as far as the damage lets it: reads do not see what it never committed', () => {
+  const path = damagedStore();
+  const db = new DataStore(path);
+  throwsCode(() => db.transaction(() => {
+    db.delete('k:1'); // superseded, not yet freed
+    db.set('k:2', { i: 'new' }); // the free list leads to a live record: FILE_CORRUPT
+  }), 'FILE_CORRUPT');
+  assert.equal(db.get('k:1'), { i: 1 }, 'the delete is undone');
+  assert.equal(db.get('k:2'), { i: 2 });
+  throwsCode(() => db.set('k:3', { i: 3 }), 'FILE_CORRUPT'); // changes are refused until repair()
+  db.repair();
+  assert.is(db.count, 20);
+  db.close();
+});
+
 test('a damaged store closed without repair is not rebuilt on close: the next session refuses the change again', () => {
   const path = damagedStore();
   const db = new DataStore(path);
