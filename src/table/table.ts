@@ -210,11 +210,7 @@ export class Table {
    * stays whole until the transaction commits (settle frees it) or is undone (restore). Returns the record.
    */
   supersede(bucket: number): number {
-    const record = this.recordIn(bucket);
-    this.checkLiveRecord(record);
-    setRecordState(this.words, record, RECORD_SUPERSEDED);
-    this.unindex(bucket, record);
-    return record;
+    return this.takeOut(bucket, RECORD_SUPERSEDED);
   }
 
   /**
@@ -232,9 +228,14 @@ export class Table {
    * off the free lists (release puts it there at the commit), so that a nested change's undo can restore it.
    */
   retire(bucket: number): number {
+    return this.takeOut(bucket, RECORD_FREE);
+  }
+
+  /** takeOut gives an indexed record a state that keeps its chunk and bytes, and empties its bucket. */
+  private takeOut(bucket: number, state: number): number {
     const record = this.recordIn(bucket);
     this.checkLiveRecord(record);
-    setRecordState(this.words, record, RECORD_FREE);
+    setRecordState(this.words, record, state);
     this.unindex(bucket, record);
     return record;
   }
@@ -264,10 +265,8 @@ export class Table {
     if (state === RECORD_UNCOMMITTED) {
       setRecordState(w, record, RECORD_LIVE);
     } else if (state === RECORD_SUPERSEDED) {
-      const span = this.heap.spanOfChunk(record);
-      if (span === 0) throw corrupt(`the record at ${hex(record)} is not a record chunk of a RECORDS span`);
       setRecordState(w, record, RECORD_FREE);
-      this.heap.freeChunk(record, spanParam(w, span), span);
+      this.release(record);
     }
   }
 
