@@ -1,4 +1,4 @@
-// slabkv benchmark: node --expose-gc bench/bench.mjs [--quick | --startup | --keyv]   (--startup, --keyv: only the
+// slabkv benchmark: node --expose-gc bench/bench.mjs [--quick | --startup | --keyv | --changes]   (--startup, --keyv: only the
 // start-up or the Keyv section, printed, nothing written)
 // Every figure that compares stores is measured side by side in one run: the stores take turns (their order
 // rotates each round), each round is repeated, and the median is kept. Writes bench/RESULTS.md, bench/chart.svg and
@@ -310,6 +310,14 @@ async function main() {
   const keyv = () => keyvThroughput((name) => freshDir(ROOT, `keyv-${name}`), KEYV_KEYS, ROUNDS, value, shuffled(KEYV_KEYS), log);
   if (process.argv.includes('--keyv')) {
     console.log(keyvReport(await keyv(), fmt, ratio).join('\n'));
+    rmSync(ROOT, { recursive: true, force: true });
+    return;
+  }
+  if (process.argv.includes('--changes')) {
+    const goals = ['| | Goal (measured in the same run) |', '|---|---|'];
+    const goal = (ok, text) => goals.push(`| ${ok ? 'met' : '**not met**'} | ${text} |`);
+    const tables = changesReport(changingValues(ROOT, QUICK ? [100_000] : [200_000, 1_000_000], ROUNDS, key, value), goal, fmt);
+    console.log([...goals, '', ...tables].join('\n'));
     rmSync(ROOT, { recursive: true, force: true });
     return;
   }
