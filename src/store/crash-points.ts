@@ -19,7 +19,7 @@ export type CrashPoint =
   | 'repair.begun' // repair has written state = 2 and synced it; the file not yet given its length
   | 'repair.header' // repair has written the fixed fields, length and heapEnd anew; state still 2
   | 'repair.marked' // repair has set state = open and synced the header page; the rebuild not yet begun
-  | 'grow.allocated' // the file has grown on disk, its new length synced; the header's fileSize not yet raised
+  | 'grow.allocated' // the file has grown on disk; the header's fileSize not yet raised
   | 'seal.released' // close has given back the blocks of free spans and of the tail; nothing synced yet
   | 'seal.flushed' // close has synced every page; the header still says open
   | 'seal.unmarked' // close has cleared the open mark; checksum and state not yet written

@@ -19,7 +19,7 @@ import { native } from '../native.js';
 import { DataStoreError, errnoError, ioError } from '../errors.js';
 import type { Punching, Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
-import { fdatasyncSync, ftruncateSync } from 'node:fs';
+import { ftruncateSync } from 'node:fs';
 
 export class MappedFile implements Region {
   bytes!: Buffer;
@@ -58,20 +58,19 @@ export class MappedFile implements Region {
   }
 
   /**
-   * growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS) and makes the new
-   * length durable (fdatasync), then raises the header's fileSize: the kernel may write the header page back at
-   * any moment, and after power loss a header must not count on a length the disk does not have. On failure the
-   * file is cut back to the size the header records.
+   * growTo extends the file with allocated blocks (a full disk fails here, not later as SIGBUS), then raises the
+   * header's fileSize. The new length is not synced here: a sync would also write back every page changed so far
+   * (and make the next write to each fault again), at each growth. The kernel may write the header page back before
+   * the file system commits the new length; after power loss, the next open finds a header longer than the file,
+   * gives the file that length back and rebuilds (spec section 10, "A change"). A flush (msync) makes the length
+   * durable with the data. On failure the file is cut back to the size the header records.
    */
   growTo(newSize: number): void {
     const oldSize = this.size;
     const err = -native.allocate(this.fd, oldSize, newSize - oldSize);
-    try {
-      if (err !== 0) throw errnoError(err, 'posix_fallocate');
-      fdatasyncSync(this.fd);
-    } catch (cause) {
+    if (err !== 0) {
       try { ftruncateSync(this.fd, oldSize); } catch { /* the header still says oldSize; the next open checks it */ }
-      throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, cause);
+      throw ioError(`cannot grow ${this.path} from ${oldSize} to ${newSize} bytes`, errnoError(err, 'posix_fallocate'));
     }
     crashPoint('grow.allocated');
     setHeaderField(this.words, Header.fileSize, newSize);
