@@ -1,20 +1,34 @@
 // Two builds of slabkv side by side: node bench/compare.mjs <checkout A> [<checkout B> = this one] [--keys N] [--rounds R]
 // Each checkout must have dist/ built (node build.mjs). Every round runs each build in a new process, in turns that
 // alternate, so both see the same machine; the median of the rounds is printed with B's ratio to A per operation.
-// This is how a change is shown to cost no operation more than a few percent.
+// This is how a change is shown to cost no operation more than a few percent. "read (two workers)" is two worker
+// threads reading the keys in random order at once, lock-free, in keys per second of both together.
 import { spawnSync } from 'node:child_process';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const OPS = ['create', 'read', 'readText', 'has (hit)', 'has (miss)', 'delete'];
+const OPS = ['create', 'read', 'readText', 'has (hit)', 'has (miss)', 'read (two workers)', 'delete'];
+const key = (i) => `user:${String(i).padStart(8, '0')}`;
 
-if (process.argv[2] === '--child') {
+if (!isMainThread) { // a reader of 'read (two workers)': opens the store, waits at the gate, reads every key once
+  const { checkout, path, count, seed, gate } = workerData;
+  const { DataStore } = await import(pathToFileURL(join(checkout, 'dist', 'index.mjs')).href);
+  const db = new DataStore(path);
+  parentPort.postMessage('ready');
+  Atomics.wait(gate, 0, 0);
+  let check = 0;
+  for (let i = 0, s = seed; i < count; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; check += db.read(key(s % count)).id; }
+  db.close();
+  parentPort.postMessage(check);
+}
+
+if (isMainThread && process.argv[2] === '--child') {
   const [, , , checkout, n, dir] = process.argv;
   const { DataStore } = await import(pathToFileURL(join(checkout, 'dist', 'index.mjs')).href);
   const count = Number(n);
-  const key = (i) => `user:${String(i).padStart(8, '0')}`;
   const value = (i) => ({ id: i, name: 'Ada Lovelace', email: `user${i}@example.com`, active: i % 3 !== 0, score: (i * 7919) % 1000 / 10, tags: ['alpha', 'beta'], created: 1767225600000 + i });
   const keys = Array.from({ length: count }, (_, i) => key(i));
   const missing = Array.from({ length: count }, (_, i) => `miss:${String(i).padStart(8, '0')}`);
@@ -29,11 +43,20 @@ if (process.argv[2] === '--child') {
   time('readText', () => { for (let i = 0; i < count; i++) check += db.readText(keys[order[i]]).length; });
   time('has (hit)', () => { for (let i = 0; i < count; i++) check += db.has(keys[order[i]]) ? 1 : 0; });
   time('has (miss)', () => { for (let i = 0; i < count; i++) check += db.has(missing[i]) ? 1 : 0; });
+  const gate = new Int32Array(new SharedArrayBuffer(4));
+  const readers = [1, 2].map((seed) => new Worker(new URL(import.meta.url), { workerData: { checkout, path: db.path, count, seed, gate } }));
+  await Promise.all(readers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const finished = readers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); }));
+  const started = performance.now();
+  Atomics.store(gate, 0, 1);
+  Atomics.notify(gate, 0);
+  for (const sum of await Promise.all(finished)) check += sum;
+  rates['read (two workers)'] = (2 * count) / ((performance.now() - started) / 1000);
   time('delete', () => { for (let i = 0; i < count; i++) db.delete(keys[order[i]]); });
   db.close();
   if (check === 0) throw new Error('nothing was read');
   console.log(JSON.stringify(rates));
-} else {
+} else if (isMainThread) {
   const args = process.argv.slice(2);
   const option = (name, fallback) => { const i = args.indexOf(name); return i < 0 ? fallback : Number(args.splice(i, 2)[1]); };
   const keys = option('--keys', 200_000);
