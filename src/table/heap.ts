@@ -17,7 +17,7 @@ import {
 } from '../format/layout.js';
 import {
   chunkAt, chunkIndex, freeNext, headerField, partialHead, recordState, setFreeNext, setHeaderField, setPartialHead,
-  setRecordState, setSlabFreeHead, setSlabLiveCount, setSlabNextPartial, setSlabPrevPartial, slabFreeHead,
+  setRecordLengths, setRecordState, setSlabFreeHead, setSlabLiveCount, setSlabNextPartial, setSlabPrevPartial, slabFreeHead,
   slabIndex, slabLiveCount, slabNextPartial, slabPrevPartial, slabStart, spanKind, spanParam, spanSlabCount,
   writeSpanHeader,
 } from '../format/fields.js';
@@ -90,7 +90,8 @@ export class Heap {
    * allocChunk takes a free chunk of the size class from the first span on the class's partial list, adding a
    * span when the list is empty. A span leaves the list when its last free chunk is taken. When no span can be
    * had (STORE_FULL), a free chunk of the smallest larger class that has one is taken instead (policy).
-   * allocatedSpan is left at the chunk's span.
+   * The chunk is returned with its record's slabIndex written (its key and value lengths 0): where it lies in its
+   * span is the heap's to know. Its state stays free until the record is written.
    */
   allocChunk(sizeClass: number): number {
     let span = this.partialHead(sizeClass);
@@ -113,11 +114,9 @@ export class Heap {
     setSlabFreeHead(w, span, next);
     setSlabLiveCount(w, span, slabLiveCount(w, span) + 1);
     if (next === 0) this.unlinkPartial(span, sizeClass);
-    this.allocatedSpan = span;
+    setRecordLengths(w, chunk, 0, this.slabIndexOf(span, chunk), 0);
     return chunk;
   }
-
-  allocatedSpan = 0;
 
   /**
    * freeChunk returns a chunk (already marked RECORD_FREE) to its span. A span that was full goes back on the

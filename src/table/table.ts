@@ -21,7 +21,7 @@ import {
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
   bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize, recordState,
-  recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, spanKind,
+  recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, slabIndex, spanKind,
   spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
@@ -182,7 +182,7 @@ export class Table {
     const w = this.words;
     const bytes = this.file.bytes;
     writeExpiresAt(w, record, expiresAt);
-    setRecordLengths(w, record, keyLength, heap.slabIndexOf(heap.allocatedSpan, record), valueLength);
+    setRecordLengths(w, record, keyLength, slabIndex(w, record), valueLength); // allocChunk wrote slabIndex
     const at = keyStart(record);
     const keyBytes = key.bytes;
     for (let i = 0; i < keyLength; i++) bytes[at + i] = keyBytes[i]!;
