@@ -1,6 +1,7 @@
 // set, get, update, transaction and clear: their contracts, what a throw undoes, and the limits.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { DataStore } from 'slabkv';
 import { scratch, throwsCode, withClock } from './helpers.mjs';
 
@@ -298,3 +299,24 @@ test('typed values: get and read return the type the store was made for', () => 
 });
 
 test.run();
+
+test('verify reports a record left in state 2 or 3 in a store between transactions', async () => {
+  const format = await import('slabkv/format');
+  for (const state of [format.RECORD_UNCOMMITTED, format.RECORD_SUPERSEDED]) {
+    const path = tmp.file(`unsettled-${state}.slabkv`);
+    const db = new DataStore(path);
+    db.set('unsettled-key', { v: 1 });
+    db.set('other', { v: 2 });
+    db.close();
+    const bytes = readFileSync(path);
+    const record = bytes.indexOf('unsettled-key') - format.RECORD_HEADER_SIZE;
+    assert.is(bytes.readUInt32LE(record), format.RECORD_LIVE);
+    bytes.writeUInt32LE(state, record); // the state lies outside the record's checksum
+    writeFileSync(path, bytes);
+    const again = new DataStore(path); // closed cleanly: trusted as it is
+    const report = again.verify();
+    assert.not.ok(report.ok);
+    assert.ok(report.details.some((d) => d.kind === 'damaged-record' && d.offset === record && d.message.includes(`state ${state}`)), JSON.stringify(report.details));
+    again.close();
+  }
+});

@@ -3,7 +3,7 @@
  * sentence and as a structure (what kind of problem, at which offset), and changes nothing. Transient memory: one bit per 8 bytes of heap, to see each record indexed exactly once.
  */
 import {
-  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
+  BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
   chunksPerSpan,
 } from '../format/layout.js';
 import { readExpiresAt } from '../format/record.js';
@@ -102,7 +102,12 @@ class Verification {
       if (span.kind !== SPAN_RECORDS) continue;
       let live = 0;
       forEachChunk(span, (chunk) => {
-        if (recordState(w, chunk) !== RECORD_LIVE) return;
+        const state = recordState(w, chunk);
+        if (state !== RECORD_LIVE) {
+          // verify runs between transactions: a record in state 2 or 3 is one a commit or an undo left unsettled
+          if (state !== RECORD_FREE) this.problem('damaged-record', chunk, `chunk at ${hex(chunk)} is in state ${state} with no transaction under way`);
+          return;
+        }
         if (!isSoundRecord(w, file.bytes, chunk, span.offset, span.param)) { this.problem('damaged-record', chunk, `record at ${hex(chunk)} is damaged (lengths or checksum)`); return; }
         live++;
         const expiresAt = readExpiresAt(w, chunk);
