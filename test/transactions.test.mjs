@@ -298,7 +298,6 @@ test('typed values: get and read return the type the store was made for', () => 
   db.close();
 });
 
-test.run();
 
 test('verify reports a record left in state 2 or 3 in a store between transactions', async () => {
   const format = await import('slabkv/format');
@@ -320,3 +319,5 @@ test('verify reports a record left in state 2 or 3 in a store between transactio
     again.close();
   }
 });
+
+test.run();
