@@ -1,19 +1,36 @@
 // Model-based test: random creates, sets, updates, gets, reads, has, deletes, expiresAt, transactions (committed and
-// undone), clears and clock moves against a Map oracle, with keys
-// chosen to collide in the bucket array, keys whose home bucket is the last ones (probes wrap to bucket 0), enough
-// keys to double the bucket array and operations during the incremental rehash, close and reopen, and verify()
-// every VERIFY_EVERY operations.
+// undone), clears and clock moves against a Map oracle (test/model.mjs), with keys chosen to collide in the bucket
+// array, keys whose home bucket is the last ones (probes wrap to bucket 0), enough keys to double the bucket array
+// and operations during the incremental rehash, close and reopen, and verify() every 250 operations.
+//
+// Then a crash countdown: a child process (test/model-child.mjs) replays the same seed's operations on a new store
+// and is killed (SIGKILL) at the n-th occurrence of a crash point of the write path: change.busy (a change begun,
+// nothing of it written), commit.marked, commit.settling and commit.settled (its transaction committed, its records
+// not all settled), grow.allocated (the file grown in the middle of a change), and, killing itself, inside a
+// transaction's function once its operations are done (its records written, none committed). n is chosen from the
+// seed: early, late, during the rehash of the bucket array, and anywhere. The child writes each operation's index
+// before the operation begins, so the parent knows which one the kill cut, and checks that it is the one its own
+// run counts the n-th occurrence in. It then opens the file left behind (it must open, rebuilt) at the clock of
+// that operation and compares it with the oracle, key by key, value by value, expiry by expiry: every operation
+// before the cut one is there; the cut one is absent when killed before its commit store (change.busy,
+// grow.allocated, inside the function) and whole when killed after it (the commit points); expired keys are
+// absent; verify() finds nothing wrong.
 //
 // Seeded and replayable: every run tries the seeds of PINNED_SEEDS; run by hand (outside CI, with SLABKV_SEED
 // unset) it also tries one random seed, printed. A failure prints its seed; run that seed alone again with
 //   SLABKV_SEED=1234 npx uvu test model.test.mjs
-// SLABKV_MODEL_OPS=n runs n operations per phase-sized unit instead of the default (for a longer soak).
+// SLABKV_MODEL_OPS=n runs n operations per phase-sized unit instead of the default, and SLABKV_MODEL_KILLS=k kills
+// k more times per crash point at random (for a longer soak).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import xxhash from 'xxhash-wasm';
-import { DataStore, DataStoreError } from 'slabkv';
+import { DataStore } from 'slabkv';
 import { scratch } from './helpers.mjs';
+import { CAPACITY, isLive, mulberry32, run } from './model.mjs';
 
 const { h32 } = await xxhash(); // the oracle's key hash: XXH32 seed 0 of the UTF-8 bytes, independent of src/format
 
@@ -24,21 +41,8 @@ const SEEDS = process.env.SLABKV_SEED !== undefined ? [Number(process.env.SLABKV
     : [...PINNED_SEEDS, (Math.random() * 2 ** 32) >>> 0];
 if (SEEDS.length > PINNED_SEEDS.length) console.log(`model test: also the random seed ${SEEDS.at(-1)} (replay: SLABKV_SEED=${SEEDS.at(-1)})`);
 const UNIT = Number(process.env.SLABKV_MODEL_OPS ?? 1000);
-const VERIFY_EVERY = 250;
-const START = Date.UTC(2030, 0, 1);
-const CAPACITY = 4096; // MIN_TABLE_CAPACITY: the first array
-const DOUBLE_AT = (CAPACITY * 3) / 4; // a create that would pass this many records doubles the array
-
-/** mulberry32: a small seeded PRNG. */
-function mulberry32(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const EXTRA_KILLS = Number(process.env.SLABKV_MODEL_KILLS ?? 0);
+const CHILD = fileURLToPath(new URL('./model-child.mjs', import.meta.url));
 
 /**
  * Special keys, found by hashing candidates (the same set for every seed):
@@ -69,282 +73,13 @@ function specialKeys() {
   return { collide, wrap: wrap.slice(0, 40), twins };
 }
 
-/** tableState reads the header's bucket-array fields and the current array's buckets straight from the file. */
-function tableState(path) {
-  const fd = openSync(path, 'r');
-  try {
-    const header = Buffer.alloc(128);
-    readSync(fd, header, 0, 128, 0);
-    const table = header.readUInt32LE(52);
-    const capacity = header.readUInt32LE(56);
-    const buckets = Buffer.alloc(capacity * 8);
-    readSync(fd, buckets, 0, buckets.length, table + 16);
-    return { capacity, old: header.readUInt32LE(60), buckets };
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** headerWord reads one u32 header field with pread: cheaper than stats(), which counts expired keys. */
-function headerWord(path, offset) {
-  const fd = openSync(path, 'r');
-  try {
-    const word = Buffer.alloc(4);
-    readSync(fd, word, 0, 4, offset);
-    return word.readUInt32LE(0);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** wrapped: some bucket near the start of the array holds a key whose home bucket is near the end. */
-function wrapped({ capacity, buckets }) {
-  for (let slot = 0; slot < 64; slot++) {
-    const record = buckets.readUInt32LE(slot * 8);
-    if (record > 1 && (buckets.readUInt32LE(slot * 8 + 4) & (capacity - 1)) > capacity - 64) return true;
-  }
-  return false;
-}
-
-function run(seed, path) {
-  const random = mulberry32(seed);
-  const pick = (list) => list[Math.floor(random() * list.length)];
-  const { collide, wrap, twins } = SPECIAL;
-  const special = [...collide, ...wrap, ...twins];
-  const model = new Map(); // key -> { text, expiresAt }
-  let clock = START;
-  let fillerNext = 0;
-  const coverage = { collideLive: 0, wrapped: false, doubled: false, rehashOps: 0, expired: 0, twinsLive: false, reopened: 0, verified: 0, transactions: 0, undone: 0, cleared: 0 };
-  const log = [];
-  let db = new DataStore(path);
-
-  const isLive = (entry) => entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > clock);
-  const liveKeys = () => [...model].filter(([, entry]) => isLive(entry)).map(([key]) => key);
-  const code = (fn) => {
-    try { fn(); return null; } catch (error) {
-      if (!(error instanceof DataStoreError)) throw error;
-      return error.code;
-    }
-  };
-
-  function value() {
-    const r = random();
-    const size = r < 0.7 ? Math.floor(random() * 40) : r < 0.95 ? Math.floor(random() * 600) : Math.floor(random() * 6000);
-    return { n: Math.floor(random() * 1e6), s: 'x'.repeat(size), u: random() < 0.1 ? 'é😀' : '' };
-  }
-
-  function create(key) {
-    const v = value();
-    const ttl = random() < 0.3 ? 1 + Math.floor(random() * 20) : undefined;
-    const entry = model.get(key);
-    const got = code(() => db.create(key, v, ttl));
-    log.push(`create ${JSON.stringify(key)} ttl ${ttl} -> ${got}`);
-    if (isLive(entry)) {
-      assert.is(got, 'KEY_EXISTS', `create of live ${key}`);
-    } else {
-      assert.is(got, null, `create of absent ${key}`);
-      if (entry !== undefined) coverage.expired++;
-      model.set(key, { text: JSON.stringify(v), expiresAt: ttl === undefined ? 0 : clock + ttl * 1000 });
-    }
-  }
-
-  function read(key) {
-    const entry = model.get(key);
-    let text = null;
-    const got = code(() => { text = db.readText(key); });
-    log.push(`read ${JSON.stringify(key)} -> ${got}`);
-    if (isLive(entry)) {
-      assert.is(got, null, `read of live ${key}`);
-      assert.is(text, entry.text, `value of ${key}`);
-    } else {
-      assert.is(got, 'KEY_NOT_FOUND', `read of absent ${key}`);
-    }
-  }
-
-  function has(key) {
-    log.push(`has ${JSON.stringify(key)}`);
-    assert.is(db.has(key), isLive(model.get(key)), `has ${key}`);
-  }
-
-  function expiresAt(key) {
-    const entry = model.get(key);
-    let at;
-    const got = code(() => { at = db.expiresAt(key); });
-    log.push(`expiresAt ${JSON.stringify(key)} -> ${got}`);
-    if (isLive(entry)) assert.is(at, entry.expiresAt === 0 ? null : entry.expiresAt, `expiresAt ${key}`);
-    else assert.is(got, 'KEY_NOT_FOUND', `expiresAt of absent ${key}`);
-  }
-
-  function remove(key) {
-    const entry = model.get(key);
-    const got = code(() => db.delete(key));
-    log.push(`delete ${JSON.stringify(key)} -> ${got}`);
-    if (isLive(entry)) {
-      assert.is(got, null, `delete of live ${key}`);
-      model.delete(key);
-    } else {
-      assert.is(got, 'KEY_NOT_FOUND', `delete of absent ${key}`);
-    }
-  }
-
-  function set(key) {
-    const v = value();
-    const ttl = random() < 0.3 ? 1 + Math.floor(random() * 20) : undefined;
-    const got = code(() => db.set(key, v, ttl));
-    log.push(`set ${JSON.stringify(key)} ttl ${ttl} -> ${got}`);
-    assert.is(got, null, `set of ${key}`);
-    model.set(key, { text: JSON.stringify(v), expiresAt: ttl === undefined ? 0 : clock + ttl * 1000 });
-  }
-
-  function get(key) {
-    const entry = model.get(key);
-    const got = db.get(key);
-    log.push(`get ${JSON.stringify(key)}`);
-    if (isLive(entry)) assert.is(JSON.stringify(got), entry.text, `get of live ${key}`);
-    else assert.is(got, undefined, `get of absent ${key}`);
-  }
-
-  /** update: adds one to n, or deletes the key (one time in five), keeping its expiry unless given a new one. */
-  function update(key) {
-    const entry = model.get(key);
-    const drop = random() < 0.2;
-    const ttl = random() < 0.2 ? 1 + Math.floor(random() * 20) : undefined;
-    let seen;
-    const stored = db.update(key, (current) => {
-      seen = current;
-      return drop ? undefined : { ...(current ?? { s: '' }), n: (current?.n ?? 0) + 1 };
-    }, ttl);
-    log.push(`update ${JSON.stringify(key)} drop ${drop} ttl ${ttl}`);
-    assert.is(JSON.stringify(seen), isLive(entry) ? entry.text : undefined, `update of ${key} saw the value`);
-    if (drop) { model.delete(key); return; }
-    const expiresAt = ttl !== undefined ? clock + ttl * 1000 : isLive(entry) ? entry.expiresAt : 0;
-    model.set(key, { text: JSON.stringify(stored), expiresAt });
-  }
-
-  /** transaction: a few random operations inside one, committed, or undone by a throw (one time in three). */
-  function transaction(mode) {
-    const saved = new Map(model);
-    const undo = random() < 0.35;
-    const count = 1 + Math.floor(random() * 12);
-    log.push(`transaction of ${count} ${undo ? '(undone)' : ''}`);
-    const thrown = new Error('undo');
-    try {
-      db.transaction(() => {
-        for (let i = 0; i < count; i++) step(mode, true);
-        if (undo) throw thrown;
-      });
-    } catch (error) {
-      if (error !== thrown) throw error;
-      model.clear();
-      for (const [key, entry] of saved) model.set(key, entry);
-      coverage.undone++;
-    }
-    coverage.transactions++;
-  }
-
-  function clear() {
-    log.push('clear');
-    db.clear();
-    model.clear();
-    coverage.cleared++;
-  }
-
-  function tick() {
-    const r = random();
-    const step = r < 0.6 ? Math.floor(random() * 200) : r < 0.95 ? Math.floor(random() * 3000) : Math.floor(random() * 30_000);
-    clock += step;
-    log.push(`clock +${step}`);
-  }
-
-  function check(label) {
-    const live = liveKeys();
-    const report = db.verify();
-    assert.ok(report.ok, `${label}: verify: ${report.problems.join('; ')}`);
-    assert.is(report.keys, live.length, `${label}: verify counts the live keys`);
-    assert.is(db.count, live.length, `${label}: count`);
-    assert.equal(new Set(db.keys()), new Set(live), `${label}: keys()`);
-    const state = tableState(path);
-    if (wrapped(state)) coverage.wrapped = true;
-    if (state.capacity > CAPACITY) coverage.doubled = true;
-    coverage.collideLive = Math.max(coverage.collideLive, collide.filter((key) => isLive(model.get(key))).length);
-    if (twins.some((key, i) => i % 2 === 0 && isLive(model.get(key)) && isLive(model.get(twins[i + 1])))) coverage.twinsLive = true;
-    coverage.verified++;
-  }
-
-  /**
-   * step: one random operation; `grow` makes filler creates likely, `shrink` makes filler deletes likely. Inside a
-   * transaction the clock stands still and there is no nested transaction or clear.
-   */
-  function step(mode, inTransaction = false) {
-    const r = random();
-    if (r < 0.08 && !inTransaction) return tick();
-    if (r < 0.1 && !inTransaction) return transaction(mode);
-    if (r < 0.1003 && !inTransaction && mode !== 'grow') return clear();
-    const key = random() < (mode === 'grow' ? 0.3 : 0.6) ? pick(special)
-      : mode === 'grow' && random() < 0.7 ? `f${fillerNext++}` : `f${Math.floor(random() * Math.max(1, fillerNext))}`;
-    const op = random();
-    const createShare = mode === 'grow' ? 0.6 : mode === 'shrink' ? 0.1 : 0.35;
-    const deleteShare = mode === 'shrink' ? 0.5 : 0.2;
-    if (op < createShare * 0.7) create(key);
-    else if (op < createShare * 0.85) set(key);
-    else if (op < createShare) update(key);
-    else if (op < createShare + deleteShare) remove(key);
-    else if (op < createShare + deleteShare + 0.12) has(key);
-    else if (op < createShare + deleteShare + 0.17) expiresAt(key);
-    else if (op < createShare + deleteShare + 0.22) get(key);
-    else read(key);
-  }
-
-  let ops = 0;
-  const phase = (mode, count, until = () => false) => {
-    for (let i = 0; i < count && !until(); i++) {
-      step(mode);
-      if (headerWord(path, 60) !== 0) coverage.rehashOps++; // oldTableOffset
-      if (++ops % VERIFY_EVERY === 0) check(`op ${ops}`);
-      if (random() < 0.0005) reopen();
-    }
-  };
-  const reopen = () => {
-    db.close();
-    db = new DataStore(path);
-    assert.is(db.stats().recovered, null, 'a clean close reopens without recovery');
-    coverage.reopened++;
-    log.push('reopen');
-  };
-
-  try {
-    Date.now = () => clock;
-    // 1. A small store: the special keys collide, wrap past the end and shift back across it.
-    phase('mixed', 2 * UNIT);
-    check('small');
-    reopen();
-    // 2. Grow past 3/4 of 4096 buckets: the array doubles, and the special keys live in the old array meanwhile.
-    phase('grow', 20 * UNIT, () => headerWord(path, 48) > DOUBLE_AT + 50); // recordCount;
-    assert.ok(db.stats().rehashing || db.stats().buckets > CAPACITY, 'the bucket array doubled');
-    phase('mixed', UNIT); // 4096 old buckets / 16 per change: the rehash ends within about 256 changes
-    check('after doubling');
-    reopen();
-    // 3. Shrink, let every TTL pass, and go on at random.
-    phase('shrink', 3 * UNIT);
-    clock += 60_000;
-    check('all TTLs passed');
-    phase('mixed', 2 * UNIT);
-    check('end');
-    db.close();
-  } catch (error) {
-    console.error(`\nmodel test failed with SLABKV_SEED=${seed} after ${ops} operations; last ones:\n  ${log.slice(-15).join('\n  ')}`);
-    try { db.close(); } catch { /* already reported */ }
-    throw error;
-  } finally {
-    Date.now = REAL_NOW;
-  }
-  return coverage;
-}
-
-const REAL_NOW = Date.now;
 const SPECIAL = specialKeys();
 const tmp = scratch();
 test.after(() => tmp.remove());
+const specialPath = tmp.file('special-keys.json');
+writeFileSync(specialPath, JSON.stringify(SPECIAL));
+/** Each seed's run: its oracle and trace, for the crash countdown. */
+const runs = new Map();
 
 test('the special keys are what they claim (by xxhash-wasm)', () => {
   const { collide, wrap, twins } = SPECIAL;
@@ -356,7 +91,9 @@ test('the special keys are what they claim (by xxhash-wasm)', () => {
 });
 
 for (const seed of SEEDS) test(`random operations against a Map oracle (seed ${seed})`, () => {
-  const coverage = run(seed, tmp.file(`model-${seed}.slabkv`));
+  const result = run(seed, tmp.file(`model-${seed}.slabkv`), { special: SPECIAL, unit: UNIT });
+  runs.set(seed, result);
+  const { coverage } = result;
   if (process.env.SLABKV_MODEL_VERBOSE) console.log(coverage);
   assert.ok(coverage.doubled, 'the bucket array doubled');
   assert.ok(coverage.rehashOps > 100, `${coverage.rehashOps} operations during the rehash`);
@@ -365,6 +102,138 @@ for (const seed of SEEDS) test(`random operations against a Map oracle (seed ${s
   assert.ok(coverage.expired > 0, 'a create replaced an expired key');
   assert.ok(coverage.verified >= 20, `${coverage.verified} verify checkpoints`);
   assert.ok(coverage.transactions >= 50 && coverage.undone >= 10, `${coverage.transactions} transactions, ${coverage.undone} undone`);
+});
+
+/**
+ * The crash points of a change: which column of the trace counts them; whether the operation they cut is found
+ * before it (absent) or after it (whole) by the next open; and where each seed arms them: at an early occurrence, a
+ * late one, one during the rehash, or any one.
+ */
+const CRASH_POINTS = {
+  'change.busy': { counted: 'change', found: 'before', at: ['early', 'rehash', 'anywhere', 'late'] },
+  'commit.marked': { counted: 'commit', found: 'after', at: ['early', 'anywhere'] },
+  'commit.settling': { counted: 'commit', found: 'after', at: ['rehash'] },
+  'commit.settled': { counted: 'commit', found: 'after', at: ['late'] },
+  'grow.allocated': { counted: 'grew', found: 'before', at: ['rehash', 'anywhere'] },
+  // Not a crash point of the store: the child kills itself inside the n-th transaction's function, once its
+  // operations are done (records written and superseded, none committed), so that the next open rolls it back.
+  'inside-transaction': { counted: 'transaction', found: 'before', at: ['rehash', 'anywhere'] },
+};
+
+/**
+ * kills chooses, from the seed, where to kill the child: for each crash point, the n of its n-th occurrence, with
+ * the operation in which the parent's own run reaches it.
+ */
+function kills(seed, trace) {
+  const random = mulberry32(seed ^ 0x6b696c6c);
+  const below = (limit) => Math.floor(random() * limit);
+  const chosen = [];
+  for (const [point, { counted, at }] of Object.entries(CRASH_POINTS)) {
+    const opOf = trace[counted].flatMap((reached, op) => (reached ? [op] : [])); // opOf[n - 1]: the n-th
+    const total = opOf.length;
+    assert.ok(total >= 3, `${point} is reached ${total} times in the run of seed ${seed}`);
+    const inRehash = opOf.flatMap((op, i) => (trace.rehashing[op] ? [i + 1] : []));
+    const nth = {
+      early: () => 1 + below(3),
+      late: () => total - below(3),
+      rehash: () => (inRehash.length > 0 ? inRehash[below(inRehash.length)] : 1 + below(total)),
+      anywhere: () => 1 + below(total),
+    };
+    const ns = new Set(at.map((where) => nth[where]()));
+    for (let i = 0; i < EXTRA_KILLS; i++) ns.add(nth.anywhere());
+    for (const n of ns) chosen.push({ point, n, op: opOf[n - 1] });
+  }
+  return chosen;
+}
+
+/** killAt runs the child armed at point@n; resolves with how it ended and the last operation it began. */
+function killAt(seed, { point, n }, path, logPath) {
+  const env = { ...process.env };
+  if (point === 'inside-transaction') delete env.SLABKV_CRASH_POINT;
+  else env.SLABKV_CRASH_POINT = `${point}@${n}`;
+  const args = [CHILD, String(seed), path, specialPath, logPath, String(UNIT), `${point}@${n}`];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text) => { stderr += text; });
+  return new Promise((resolve) => child.on('close', (status, signal) => {
+    const lines = existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').filter(Boolean) : [];
+    resolve({ status, signal, stderr, finished: lines.at(-1) === 'done', lastOp: Number(lines.at(-1)) });
+  }));
+}
+
+/** inParallel runs the tasks, as many at once as there are processors. */
+async function inParallel(tasks) {
+  const results = [];
+  let next = 0;
+  const worker = async () => { while (next < tasks.length) { const i = next++; results[i] = await tasks[i](); } };
+  await Promise.all(Array.from({ length: Math.min(tasks.length, availableParallelism()) }, worker));
+  return results;
+}
+
+/** differences lists how the store differs from the oracle's state at `clock`: keys, values and expiries. */
+function differences(db, expected, clock) {
+  const found = [];
+  const keys = new Set(db.keys());
+  for (const [key, entry] of expected) {
+    if (!isLive(entry, clock)) {
+      if (keys.has(key) || db.has(key)) found.push(`${key}: present; it was deleted or has expired`);
+      continue;
+    }
+    if (!keys.has(key)) { found.push(`${key}: missing`); continue; }
+    const text = db.readText(key);
+    if (text !== entry.text) found.push(`${key}: value ${text.slice(0, 80)} instead of ${entry.text.slice(0, 80)}`);
+    const at = db.expiresAt(key);
+    if (at !== (entry.expiresAt || null)) found.push(`${key}: expires at ${at} instead of ${entry.expiresAt || null}`);
+  }
+  for (const key of keys) if (!expected.has(key)) found.push(`${key}: present; it was never acknowledged`);
+  return found;
+}
+
+const COUNTDOWN = 'crash countdown: killed at the n-th write, the next open finds what the oracle says';
+for (const seed of SEEDS) test(`${COUNTDOWN} (seed ${seed})`, async () => {
+  const result = runs.get(seed);
+  assert.ok(result, `the run of seed ${seed} completed`);
+  const { model, trace, log } = result;
+  const chosen = kills(seed, trace);
+  if (process.env.SLABKV_MODEL_VERBOSE) {
+    const at = chosen.map(({ point, n, op }) => `${point}@${n} (operation ${op})`);
+    console.log(`seed ${seed}, ${trace.clock.length} operations; killed at ${at.join(', ')}`);
+  }
+  const outcomes = await inParallel(chosen.map((kill, i) => () =>
+    killAt(seed, kill, tmp.file(`crash-${seed}-${i}.slabkv`), tmp.file(`crash-${seed}-${i}.log`))));
+  for (const [i, kill] of chosen.entries()) {
+    const { point, n } = kill;
+    const outcome = outcomes[i];
+    const where = `SLABKV_SEED=${seed}, killed at ${point}@${n}`;
+    assert.ok(!outcome.finished, `${where}: the child finished, never reaching the point ${n} times`);
+    assert.is(outcome.signal, 'SIGKILL', `${where}: the child ended with ${outcome.status}: ${outcome.stderr}`);
+    const op = outcome.lastOp;
+    const described = `operation ${op} (${log.slice(trace.logStart[op], trace.logStart[op + 1]).join('; ')})`;
+    if (CRASH_POINTS[point].counted === 'grew') {
+      // An operation may grow the file more than once (a transaction of several creates): the parent's run sees
+      // only that it grew, and so counts the n-th growth in this operation or a later one.
+      assert.ok(trace.grew[op] && op <= kill.op,
+        `${where}: cut operation ${op}; the parent's run sees the file grow there only by operation ${kill.op}`);
+    } else {
+      assert.is(op, kill.op, `${where}: cut operation ${op}, where the parent's run puts it in operation ${kill.op}`);
+    }
+    const clock = trace.clock[op];
+    const expected = model.stateAfter(CRASH_POINTS[point].found === 'before' ? op : op + 1);
+    const realNow = Date.now;
+    Date.now = () => clock;
+    const db = new DataStore(tmp.file(`crash-${seed}-${i}.slabkv`));
+    try {
+      assert.is(db.stats().openedFrom, 'recovered', `${where}: the file left open is rebuilt`);
+      const report = db.verify();
+      assert.ok(report.ok, `${where}, ${described}: verify: ${report.problems.join('; ')}`);
+      const found = differences(db, expected, clock);
+      assert.equal(found.slice(0, 10), [], `${where}, ${described}: ${found.length} differences from the oracle`);
+      assert.is(db.count, [...expected.values()].filter((entry) => isLive(entry, clock)).length, `${where}: count`);
+    } finally {
+      db.close();
+      Date.now = realNow;
+    }
+  }
 });
 
 test.run();
