@@ -1,5 +1,3 @@
-import { constants } from 'node:os';
-
 /**
  * Errors, at the bottom of the layers: every layer (format, table, store, api, cli) imports this module, and it
  * imports nothing of slabkv's.
@@ -51,6 +49,16 @@ export function errnoError(errno: number, syscall: string): NodeJS.ErrnoExceptio
 }
 
 function errnoName(errno: number): string {
-  const names = constants.errno as Record<string, number>;
+  const names = errnoNumbers() as Record<string, number>;
   return Object.keys(names).find((name) => names[name] === errno) ?? `E${errno}`;
+}
+
+/**
+ * errnoNumbers is node:os's table of error numbers by name (ENOENT: 2, ...). node:os is required the first time an
+ * errno is looked at rather than as slabkv loads: it is the one built-in module loading slabkv would add to a
+ * program's start, and opening an existing store never needs it (creating one does: the open meets ENOENT first).
+ * This code runs from the CommonJS bundle, where require is defined.
+ */
+export function errnoNumbers(): typeof import('node:os').constants.errno {
+  return (require('node:os') as typeof import('node:os')).constants.errno;
 }

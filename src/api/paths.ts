@@ -1,6 +1,5 @@
 /** Where the default store lives, and how a given path is turned into the one name of its file. */
 import { mkdirSync, realpathSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { DataStoreError, ioError } from '../errors.js';
 
@@ -12,7 +11,7 @@ export const DEFAULT_FILE = 'default.slabkv';
  * ~/Library/Application Support on macOS, %LOCALAPPDATA% on Windows.
  */
 export function userDataDir(): string {
-  const home = homedir();
+  const home = (require('node:os') as typeof import('node:os')).homedir(); // required here: only the default path needs it
   if (process.platform === 'darwin') return join(home, 'Library', 'Application Support');
   if (process.platform === 'win32') return process.env['LOCALAPPDATA'] || join(home, 'AppData', 'Local');
   const xdg = process.env['XDG_DATA_HOME'];

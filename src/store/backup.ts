@@ -10,13 +10,12 @@
 import {
   closeSync, constants, copyFileSync, fstatSync, fsyncSync, ftruncateSync, linkSync, lstatSync, openSync, unlinkSync,
 } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { dirname, resolve, sep } from 'node:path';
 import { BUSY_DAMAGED, BUSY_IDLE, Header, MAX_FILE_SIZE } from '../format/layout.js';
 import { clearOpenMark, sealHeader, writeLastWriteAt } from '../format/header.js';
 import { headerField, setHeaderField } from '../format/fields.js';
 import { Heap } from '../table/heap.js';
-import { DataStoreError, errnoError, ioError } from '../errors.js';
+import { DataStoreError, errnoError, errnoNumbers, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
 import { syncFolder, temporaryPath } from './create.js';
 import { crashPoint } from './crash-points.js';
@@ -74,7 +73,7 @@ function backupPath(target: string, storePath: string): string {
   if (stat.isDirectory()) throw new DataStoreError('FILE_INVALID', `${path} is a folder; name a new file in it for the backup`);
   const store = lstatSync(storePath);
   const what = stat.dev === store.dev && stat.ino === store.ino ? 'is the store itself' : 'already exists';
-  throw ioError(`cannot back up to ${path}: it ${what} (a backup replaces no file)`, errnoError(osConstants.errno.EEXIST, 'backup'));
+  throw ioError(`cannot back up to ${path}: it ${what} (a backup replaces no file)`, errnoError(errnoNumbers().EEXIST, 'backup'));
 }
 
 /**

@@ -4,11 +4,10 @@
  * file that lost its length needs first. Nothing here is written until a check has accepted the file.
  */
 import { closeSync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import { constants } from 'node:os';
 import { Header, MAX_FILE_SIZE, STATE_REPAIRING } from '../format/layout.js';
 import { checkCleanHeader, checkIdentity, checkMagicAndVersion, isClean, isVersion1, readU32, repairedLength } from '../format/header.js';
 import { native } from '../native.js';
-import { DataStoreError, errnoError, ioError } from '../errors.js';
+import { DataStoreError, errnoError, errnoNumbers, ioError } from '../errors.js';
 import { crashPoint } from './crash-points.js';
 
 /** namesFile tells whether realPath still names the file open as fd (it may have been replaced meanwhile). */
@@ -81,7 +80,7 @@ export function restoreLength(fd: number, path: string, size: number, length: nu
 }
 
 export function openError(realPath: string, errno: number): DataStoreError {
-  const { EWOULDBLOCK, EISDIR } = constants.errno;
+  const { EWOULDBLOCK, EISDIR } = errnoNumbers();
   if (errno === EWOULDBLOCK) return lockedError(realPath);
   if (errno === EISDIR) return new DataStoreError('FILE_INVALID', `${realPath} is a directory, not a slabkv file`);
   return ioError(`cannot open ${realPath}`, errnoError(errno, 'open'));

@@ -11,12 +11,11 @@
  * close unmaps at once, after detaching every view: a view kept by mistake then reads as empty, never as freed
  * memory.
  */
-import { constants } from 'node:os';
 import { HEADER_SIZE, Header, MAX_FILE_SIZE } from '../format/layout.js';
 import { isStoreLength } from '../format/header.js';
 import { headerField, setHeaderField } from '../format/fields.js';
 import { native } from '../native.js';
-import { DataStoreError, errnoError, ioError } from '../errors.js';
+import { DataStoreError, errnoError, errnoNumbers, ioError } from '../errors.js';
 import type { Punching, Region } from '../table/region.js';
 import { crashPoint } from './crash-points.js';
 import { ftruncateSync } from 'node:fs';
@@ -86,7 +85,7 @@ export class MappedFile implements Region {
     if (this.punching === 'unsupported') return false;
     const err = -native.punch(this.fd, offset, length);
     if (err === 0) this.punching = 'supported';
-    else if (err === constants.errno.EOPNOTSUPP || err === constants.errno.ENOSYS) this.punching = 'unsupported';
+    else if (err === errnoNumbers().EOPNOTSUPP || err === errnoNumbers().ENOSYS) this.punching = 'unsupported';
     // Any other failure keeps the blocks: the space is still the store's, only not given back this time.
     return err === 0;
   }

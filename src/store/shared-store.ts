@@ -5,7 +5,6 @@
  * that lock. The protocol, with what a crash between any two of its writes leaves, is spec section 10.
  */
 import { fstatSync, readSync } from 'node:fs';
-import { constants } from 'node:os';
 import {
   BUSY_CHANGING, BUSY_DAMAGED, BUSY_IDLE, FORMAT_VERSION, HEADER_SIZE, Header, READ_VERSION, STATE_CLEAN, STATE_OPEN,
 } from '../format/layout.js';
@@ -18,7 +17,7 @@ import { Table } from '../table/table.js';
 import { rebuild, type RecoveryReport } from '../table/recovery.js';
 import { forgetExpiredCount } from '../table/expiry.js';
 import { native } from '../native.js';
-import { DataStoreError, ioError } from '../errors.js';
+import { DataStoreError, errnoNumbers, ioError } from '../errors.js';
 import { MappedFile } from './mapped-file.js';
 import { StoreLock } from './lock.js';
 import { createEmptyFile, initializeStore, isUnfinishedStore } from './create.js';
@@ -81,7 +80,7 @@ export class SharedStore {
     for (let attempt = 1; ; attempt++) {
       const lockId = native.acquire(realPath);
       if (lockId < 0) {
-        if (-lockId === constants.errno.ENOENT && attempt < OPEN_ATTEMPTS) {
+        if (-lockId === errnoNumbers().ENOENT && attempt < OPEN_ATTEMPTS) {
           createEmptyFile(realPath); // made a store under its lock, below
           continue;
         }
