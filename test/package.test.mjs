@@ -75,7 +75,7 @@ test('ESM and CommonJS consumers load it and use it', () => {
     import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
     import { tmpdir } from 'node:os';
     import { join } from 'node:path';
-    import { DataStore } from 'slabkv';
+    import { DataStore, DataStoreError } from 'slabkv';
     const require = createRequire(import.meta.url);
     const dir = mkdtempSync(join(tmpdir(), 'slabkv-both-'));
     const path = join(dir, 'both.slabkv');
@@ -88,7 +88,8 @@ test('ESM and CommonJS consumers load it and use it', () => {
     viaRequire.close();
     const state = readFileSync(path).readUInt32LE(32);
     rmSync(dir, { recursive: true });
-    console.log(JSON.stringify({ same: require('slabkv').DataStore === DataStore, shared, state, addons: Object.keys(require.cache).filter((f) => f.includes('/slabkv/') && f.endsWith('.node')) }));`]);
+    const same = require('slabkv').DataStore === DataStore && require('slabkv').DataStoreError === DataStoreError;
+    console.log(JSON.stringify({ same, shared, state, addons: Object.keys(require.cache).filter((f) => f.includes('/slabkv/') && f.endsWith('.node')) }));`]);
   const { same, shared, state, addons } = JSON.parse(both);
   assert.ok(same);
   assert.equal(shared, { a: { by: 'import' }, keys: 2 });
@@ -107,6 +108,23 @@ test('ESM and CommonJS consumers load it and use it', () => {
   assert.not.ok(existsSync(join(app, 'node_modules', 'keyv')));
   assert.is(JSON.parse(keyvStore("await import('slabkv/keyv')")), 'text');
   assert.is(JSON.parse(keyvStore("require('slabkv/keyv')")), 'text');
+});
+
+test('loading slabkv, and opening an existing store, load no built-in module of Node.js the program has not', () => {
+  // Each built-in module is paid for at every start of a program (node:os a few tenths of a millisecond, node:crypto
+  // several); Node's own internals (the resolver of package "exports", say) are not counted.
+  const loadedBy = (setup, measured) => JSON.parse(node(['-e', `
+    ${setup}
+    const before = new Set(process.moduleLoadList);
+    ${measured}
+    console.log(JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m) && /^NativeModule (?!internal\\/)/.test(m))));`]));
+  assert.equal(loadedBy('', "require('slabkv');"), []);
+  const path = JSON.stringify(join(tmp.dir, 'builtins.slabkv'));
+  assert.equal(loadedBy(`const { DataStore } = require('slabkv'); new DataStore(${path}).close();`, `
+    const db = new DataStore(${path});
+    db.create('user:1', { name: 'Ada' });
+    db.read('user:1');
+    db.close();`), []);
 });
 
 test('slabkv/redis loads from ESM and CommonJS without @redis/client, and connect says how to get it', () => {
