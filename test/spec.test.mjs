@@ -136,6 +136,11 @@ test('size classes and every other structure table match the layout', () => {
   assert.equal(S.classes.map((c) => c.size), format.CHUNK_SIZES);
   assert.equal(S.classes.map((c) => c.slabs), format.SPAN_SLABS);
   for (const { c, per } of S.classes) assert.is(format.chunksPerSpan(c), per);
+  // A record goes in the smallest class whose chunk holds it (section 4), every size of record from 1 byte on.
+  const smallest = (size) => format.CHUNK_SIZES.findIndex((chunk) => chunk >= size);
+  const wrong = [];
+  for (let size = 1; size <= format.CHUNK_SIZES.at(-1); size++) if (format.classFor(size) !== smallest(size)) wrong.push(size);
+  assert.equal(wrong, [], 'classFor is the smallest class that holds the record');
   for (const [heading, rows, code] of [['class entry', S.classEntry, format.ClassEntry], ['span', S.span, format.Span],
     ['slab', S.slab, format.Slab], ['record', S.record, format.Record], ['bucket', S.bucket, format.Bucket]]) {
     const listed = Object.fromEntries(Object.entries(rows).map(([name, [offset]]) => [name, offset]));
