@@ -16,7 +16,7 @@ import { lookupFloor } from './floor.mjs';
 import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
 import { parallelReads, parallelReport, threadGroups } from './parallel-reads.mjs';
 import { changingValues, changesReport } from './changes.mjs';
-import { keyvPeers, keyvReport, keyvThroughput } from './keyv.mjs';
+import { keyvReport, keyvThroughput } from './keyv.mjs';
 import { importTime, describe as describeImport } from './import.mjs';
 import { backupTime, describe as describeBackup } from './backup.mjs';
 
@@ -365,7 +365,7 @@ async function main() {
   };
   log('worker threads: reads and creates, one worker and two');
   results.parallel = await parallelReads(freshDir(ROOT, 'parallel'), 200_000, ROUNDS);
-  log('Keyv: slabkv/keyv, @keyv/sqlite and a Map');
+  log('Keyv: slabkv/keyv, @keyv/sqlite, keyv-file and a Map; flat-cache beside them');
   results.keyv = await keyv();
   writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify(results, null, 2));
   writeFileSync(new URL('./chart.svg', import.meta.url), chart(results.throughput[big], `Operations per second, ${big.toLocaleString('en')} keys`));
@@ -438,7 +438,6 @@ function report(r, started) {
   lines.push(...lifecycleLines, ...parallelLines);
   lines.push('', '## Settings of the peers', '');
   for (const [name, peer] of Object.entries(peers)) lines.push(`- **${name}**: ${peer.note}.`);
-  for (const [name, peer] of Object.entries(keyvPeers)) lines.push(`- **Keyv on ${name}**: ${peer.note}.`);
   return lines.join('\n') + '\n';
 }
 
