@@ -1,6 +1,8 @@
 // A real Redis (or Valkey) server for the tests: started on a free port of 127.0.0.1 in a temporary folder, without
 // persistence, and stopped by the test. Where no server is installed, redisServer() says why instead; with
-// SLABKV_REQUIRE_REDIS=1 (as in CI) that is an error, so the Redis tests can never be skipped there unnoticed.
+// SLABKV_REQUIRE_REDIS=1 (as in CI) that is an error, so the Redis tests can never be skipped there unnoticed, and
+// with SLABKV_REQUIRE_VALKEY=1 (as in CI) so is a missing valkey-server: the tests that talk to a server run
+// against each of the two that is installed (serverPrograms).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -12,26 +14,42 @@ const PROGRAMS = process.env.SLABKV_REDIS_SERVER ? [process.env.SLABKV_REDIS_SER
 /** Tries with another free port, when the one found was taken by someone else before the server bound it. */
 const PORT_TRIES = 5;
 
-/**
- * serverProgram returns the first installed server program, its version line and its command-line client
- * (redis-cli beside redis-server, valkey-cli beside valkey-server), or null.
- */
+/** probe returns a server program's version line and its command-line client (redis-cli beside redis-server), or null. */
+function probe(program) {
+  const run = spawnSync(program, ['--version'], { encoding: 'utf8' });
+  return run.status === 0 ? { program, version: run.stdout.trim(), cli: program.replace(/server$/, 'cli') } : null;
+}
+
+/** serverProgram returns the first installed server program (as probe), or null. */
 export function serverProgram() {
   for (const program of PROGRAMS) {
-    const probe = spawnSync(program, ['--version'], { encoding: 'utf8' });
-    if (probe.status === 0) return { program, version: probe.stdout.trim(), cli: program.replace(/server$/, 'cli') };
+    const found = probe(program);
+    if (found !== null) return found;
   }
   return null;
+}
+
+/**
+ * serverPrograms lists the programs a test that talks to a server runs against: each of PROGRAMS that is installed.
+ * A missing valkey-server is an error under SLABKV_REQUIRE_VALKEY=1; a list with no program, under
+ * SLABKV_REQUIRE_REDIS=1 (redisServer says so when asked for a server).
+ */
+export function serverPrograms() {
+  const found = PROGRAMS.map(probe).filter((p) => p !== null);
+  if (process.env.SLABKV_REQUIRE_VALKEY === '1' && !found.some((p) => p.program.endsWith('valkey-server'))) {
+    throw new Error('SLABKV_REQUIRE_VALKEY=1, but valkey-server is not installed');
+  }
+  return found.length > 0 ? found.map((p) => p.program) : [undefined];
 }
 
 /**
  * redisServer starts a server and returns { url, port, program, version, cli, stop() }, or { skipped: reason } when no
  * server program is installed (an Error instead under SLABKV_REQUIRE_REDIS=1). stop() ends the server and removes
  * its folder; a server still running when the process exits is killed then. With { port }, a new server on that
- * port (one stopped before: a restart, as clients see it).
+ * port (one stopped before: a restart, as clients see it); with { program }, that program (one of serverPrograms()).
  */
-export async function redisServer({ port } = {}) {
-  const found = serverProgram();
+export async function redisServer({ port, program } = {}) {
+  const found = program === undefined ? serverProgram() : probe(program);
   if (found === null) {
     const reason = `no Redis server installed (tried ${PROGRAMS.join(', ')}); apt-get install redis-server runs these tests`;
     if (process.env.SLABKV_REQUIRE_REDIS === '1') throw new Error(`SLABKV_REQUIRE_REDIS=1, but ${reason}`);
@@ -53,8 +71,8 @@ export async function redisServer({ port } = {}) {
  * skipOrServer is redisServer for a test file: it prints the reason when there is no server (so the run says what
  * did not run) and returns null then.
  */
-export async function skipOrServer(what) {
-  const server = await redisServer();
+export async function skipOrServer(what, program) {
+  const server = await redisServer({ program });
   if (server.skipped) {
     console.log(`  skipped: ${what}: ${server.skipped}`);
     return null;

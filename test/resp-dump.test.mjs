@@ -1,41 +1,48 @@
-// slabkv dump --format resp | redis-cli --pipe, into a real server: every key, value and expiry arrives exact.
-import { test } from 'uvu';
+// slabkv dump --format resp | redis-cli --pipe, into a real server: every key, value and expiry arrives exact, in
+// Redis and in Valkey (each that is installed: test/redis-server.mjs).
+import { suite, test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from '@redis/client';
 import { DataStore } from 'slabkv';
 import { scratch } from './helpers.mjs';
-import { skipOrServer } from './redis-server.mjs';
+import { serverPrograms, skipOrServer } from './redis-server.mjs';
 
 const cli = new URL('../dist/cli.cjs', import.meta.url).pathname;
 const tmp = scratch();
-const server = await skipOrServer('slabkv dump --format resp into a Redis server');
-let client;
-
-test.before(async () => {
-  if (!server) return;
-  client = createClient({ url: server.url });
-  client.on('error', () => {}); // a failed command rejects; the test sees that
-  await client.connect();
-});
-test.after(async () => {
-  await client?.close();
-  await server?.stop();
-  tmp.remove();
-});
-
-/** pipe runs `slabkv dump --format resp --file FILE | redis-cli -p PORT --pipe` in a shell, as a user does. */
-function pipe(file) {
-  const shell = spawnSync('bash', ['-c', 'set -o pipefail; node "$1" dump --format resp --file "$2" | "$3" -p "$4" --pipe', '-', cli, file, server.cli, String(server.port)], { encoding: 'utf8' });
-  assert.is(shell.status, 0, `the pipe failed:\n${shell.stdout}${shell.stderr}`);
-  return shell.stdout;
+let suites = 0;
+for (const program of serverPrograms()) {
+  const server = await skipOrServer('slabkv dump --format resp into a Redis server', program);
+  if (server) pipeSuite(server).run();
 }
 
-if (server) {
+/** pipeSuite is the dump's tests against one server. */
+function pipeSuite(server) {
+  const id = suites++;
+  const file = (name) => tmp.file(`${id}-${name}`); // each server's suite has files of its own
+  const test = suite(`slabkv dump --format resp | ${server.cli} --pipe, ${server.version.split(' ').slice(0, 3).join(' ')}`);
+  let client;
+  test.before(async () => {
+    client = createClient({ url: server.url });
+    client.on('error', () => {}); // a failed command rejects; the test sees that
+    await client.connect();
+  });
+  test.after(async () => {
+    await client?.close();
+    await server.stop();
+  });
+
+  /** pipe runs `slabkv dump --format resp --file FILE | redis-cli -p PORT --pipe` in a shell, as a user does. */
+  function pipe(file) {
+    const shell = spawnSync('bash', ['-c', 'set -o pipefail; node "$1" dump --format resp --file "$2" | "$3" -p "$4" --pipe', '-', cli, file, server.cli, String(server.port)], { encoding: 'utf8' });
+    assert.is(shell.status, 0, `the pipe failed:\n${shell.stdout}${shell.stderr}`);
+    return shell.stdout;
+  }
+
   test('every key, value and expiry arrives exact; expired keys are left out', async () => {
-    const file = tmp.file('to-redis.slabkv');
-    const db = new DataStore(file);
+    const path = file('to-redis.slabkv');
+    const db = new DataStore(path);
     const entries = new Map();
     const put = (key, value, ttl) => { db.create(key, value, ttl); entries.set(key, { text: db.readText(key), expiresAt: db.expiresAt(key) }); };
     for (let i = 0; i < 2000; i++) put(`k:${i}`, { i, name: `name ${i}` }, i % 3 === 0 ? { expiresAt: Date.now() + 3_600_000 + i } : i % 3 === 1 ? 7200 : undefined);
@@ -50,7 +57,7 @@ if (server) {
     db.close();
     while (Date.now() <= soon) await sleep(10);
 
-    const report = pipe(file);
+    const report = pipe(path);
     assert.match(report, new RegExp(`errors: 0, replies: ${entries.size}\\b`));
     assert.is(await client.dbSize(), entries.size, 'the expired keys were left out');
     for (const [key, { text, expiresAt }] of entries) {
@@ -61,12 +68,14 @@ if (server) {
   });
 
   test('the dump of an empty store sends nothing and succeeds', async () => {
-    const file = tmp.file('empty.slabkv');
-    new DataStore(file).close();
+    const path = file('empty.slabkv');
+    new DataStore(path).close();
     await client.flushAll();
-    assert.match(pipe(file), /errors: 0, replies: 0\b/);
+    assert.match(pipe(path), /errors: 0, replies: 0\b/);
     assert.is(await client.dbSize(), 0);
   });
+
+  return test;
 }
 
 test('a format other than jsonl or resp is a usage error', () => {
@@ -77,4 +86,5 @@ test('a format other than jsonl or resp is a usage error', () => {
   assert.match(run.stderr, /--format must be jsonl or resp/);
 });
 
+test.after(() => tmp.remove());
 test.run();
