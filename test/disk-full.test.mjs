@@ -18,7 +18,7 @@ try {
   if (process.getuid?.() !== 0) throw new Error('not root');
   const image = join(tmp.dir, 'small.img');
   writeFileSync(image, '');
-  execFileSync('truncate', ['-s', '8M', image]);
+  execFileSync('truncate', ['-s', '48M', image]); // room for a store past 16 MiB, where growth doubles the file
   execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'pipe' });
   mkdirSync(mountPoint);
   execFileSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'pipe' });
@@ -98,6 +98,33 @@ test('a full disk while a store grows: IO_ERROR with cause.code ENOSPC, and the 
   assert.is(again.count, written + 1);
   assert.ok(again.verify().ok);
   again.close();
+});
+
+test('a disk without room for a growth step still gives a large store what it needs: the file grows by less', () => {
+  if (skipped) { console.log(skipped); return; }
+  const path = join(mountPoint, 'large.slabkv');
+  const db = new DataStore(path);
+  const value = (i) => ({ i, pad: 'L'.repeat(1000) });
+  let written = 0;
+  while (db.stats().fileBytes <= 16 * 1024 * 1024) db.create(`k:${written}`, value(written++)); // past 16 MiB: steps of the file's length
+  const before = db.stats().fileBytes;
+  const free = fillDisk(4 * 1024 * 1024); // less than the next step (the file's length), more than a slab
+  let err;
+  try {
+    for (; written < 1_000_000; written++) db.create(`k:${written}`, value(written));
+  } catch (error) {
+    err = error;
+  }
+  assert.is(err?.code, 'IO_ERROR', String(err));
+  assert.is(err.cause?.code, 'ENOSPC', String(err.cause));
+  assert.ok(db.stats().fileBytes > before, `the file grew on the full disk (${before} to ${db.stats().fileBytes} bytes)`);
+  assert.is(db.stats().fileBytes, statSync(path).size);
+  assert.equal(db.read(`k:${written - 1}`), value(written - 1));
+  assert.is(db.count, written);
+  assert.ok(db.verify().ok);
+  db.close();
+  free();
+  rmSync(path);
 });
 
 test.run();
