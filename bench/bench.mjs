@@ -3,7 +3,7 @@
 // Every figure that compares stores is measured side by side in one run: the stores take turns (their order
 // rotates each round), each round is repeated, and the median is kept. Writes bench/RESULTS.md, bench/chart.svg and
 // bench/chart-threads.svg.
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { mkdirSync, openSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { blocksAfterDeleteAll, fillLarge, fillMixed } from './fill.mjs';
 import { peers, freshDir } from './peers.mjs';
 import { chart } from './chart.mjs';
 import { lookupFloor } from './floor.mjs';
-import { lifecycleReport, openAfterKill, openCloseCycles } from './lifecycle.mjs';
+import { lifecycleReport } from './lifecycle.mjs';
 import { parallelReads, parallelReport, threadGroups } from './parallel-reads.mjs';
 import { changingValues, changesReport } from './changes.mjs';
 import { keyvReport, keyvThroughput } from './keyv.mjs';
@@ -307,6 +307,7 @@ const mb = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 async function main() {
   const started = new Date();
   const results = { throughput: {} };
+  soFar = results;
   const keyv = () => keyvThroughput((name) => freshDir(ROOT, `keyv-${name}`), KEYV_KEYS, ROUNDS, value, shuffled(KEYV_KEYS), log);
   if (process.argv.includes('--keyv')) {
     console.log(keyvReport(await keyv(), fmt, ratio).join('\n'));
@@ -321,11 +322,14 @@ async function main() {
     rmSync(ROOT, { recursive: true, force: true });
     return;
   }
+  // The lifecycle section's process, forked now, while this one is small (lifecycle.mjs --serve).
+  const lifecycleRunner = fork(fileURLToPath(new URL('./lifecycle.mjs', import.meta.url)), ['--serve'], { stdio: 'inherit' });
   log('start-up');
   results.startup = startupTime();
   log('import against require');
   results.load = importTime(QUICK ? 11 : 41);
   if (process.argv.includes('--startup')) {
+    lifecycleRunner.kill();
     console.log(results.startup, describeImport(results.load));
     rmSync(ROOT, { recursive: true, force: true });
     return;
@@ -359,10 +363,11 @@ async function main() {
   rmSync(backupDir, { recursive: true, force: true });
   log('lifecycle: open after kill -9, open/close cycles');
   const lifecycleDir = freshDir(ROOT, 'lifecycle');
-  results.lifecycle = {
-    openAfterKill: await openAfterKill(lifecycleDir, QUICK ? [200_000] : [200_000, 1_000_000]),
-    cycles: openCloseCycles(lifecycleDir, QUICK ? 20_000 : 100_000),
-  };
+  results.lifecycle = await new Promise((resolve, reject) => {
+    lifecycleRunner.once('message', resolve);
+    lifecycleRunner.once('exit', (code) => reject(new Error(`the lifecycle section's process exited (${code}) before it answered`)));
+    lifecycleRunner.send({ dir: lifecycleDir, counts: QUICK ? [200_000] : [200_000, 1_000_000], cycles: QUICK ? 20_000 : 100_000 });
+  });
   log('worker threads: reads and creates, one worker and two');
   results.parallel = await parallelReads(freshDir(ROOT, 'parallel'), 200_000, ROUNDS);
   log('Keyv: slabkv/keyv, @keyv/sqlite, keyv-file and a Map; flat-cache beside them');
@@ -441,7 +446,14 @@ function report(r, started) {
   return lines.join('\n') + '\n';
 }
 
-await main();
+/** What a run that fails has measured so far: written to results-partial.json, so that an hour is not lost. */
+let soFar = null;
+try {
+  await main();
+} catch (error) {
+  if (soFar !== null) writeFileSync(new URL('./results-partial.json', import.meta.url), JSON.stringify(soFar, null, 2));
+  throw error;
+}
 
 /** spaceAtFull: issue 13's figures, from bench/fill.mjs: 16 KiB values and mixed sizes at STORE_FULL, blocks after deleting all. */
 function spaceAtFull(cap) {
