@@ -592,6 +592,33 @@ static napi_value sync_file(napi_env env, napi_callback_info info) {
   return os_result(env, msync((char*)m->addr + start, end - start, MS_SYNC) == 0 ? 0 : errno);
 }
 
+/*
+ * prefault(id, offset, length): makes the range's pages present and writable in this mapping in one call
+ * (MADV_POPULATE_WRITE, Linux 5.14 and later), where the first write to each page would otherwise fault on its own.
+ * Advice only: 0 or -errno, and a kernel without it (EINVAL) changes nothing. The range must have real blocks
+ * (reserve or grow first): the pages become dirty, as the writes that follow would make them.
+ */
+static napi_value prefault(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  uint32_t id;
+  double offset, length;
+  if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &offset) ||
+      !arg_size(env, argv[2], &length)) return NULL;
+  Mapping** link = find_mapping(env, id);
+  if (!link) return NULL;
+  Mapping* m = *link;
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  size_t start = (size_t)offset / page * page;
+  size_t end = (size_t)(offset + length);
+  if (end > m->length) end = m->length;
+  if (end <= start) return os_result(env, 0);
+#if defined(__linux__) && defined(MADV_POPULATE_WRITE)
+  return os_result(env, madvise((char*)m->addr + start, end - start, MADV_POPULATE_WRITE) == 0 ? 0 : errno);
+#else
+  return os_result(env, EINVAL);
+#endif
+}
+
 /* ---- threads ---- */
 
 static napi_value thread_token(napi_env env, napi_callback_info info) {
@@ -784,6 +811,7 @@ NAPI_MODULE_INIT() {
     { "view", NULL, view, NULL, NULL, NULL, napi_default, NULL },
     { "unmap", NULL, unmap_file, NULL, NULL, NULL, napi_default, NULL },
     { "sync", NULL, sync_file, NULL, NULL, NULL, napi_default, NULL },
+    { "prefault", NULL, prefault, NULL, NULL, NULL, napi_default, NULL },
     { "threadToken", NULL, thread_token, NULL, NULL, NULL, napi_default, NULL },
     { "tokenAlive", NULL, token_alive, NULL, NULL, NULL, napi_default, NULL },
     { "wait", NULL, wait_word, NULL, NULL, NULL, napi_default, NULL },

@@ -38,6 +38,8 @@ export interface NativeBinding {
   unmap(mapping: number): number;
   /** msync(MS_SYNC) of a range of the mapping: 0 or -errno. */
   sync(mapping: number, offset: number, length: number): number;
+  /** Makes a range's pages present and writable in one call (MADV_POPULATE_WRITE): advice, 0 or -errno. */
+  prefault(mapping: number, offset: number, length: number): number;
   threadToken(): number;
   tokenAlive(token: number): boolean;
   wait(buffer: Buffer, offset: number, expected: number, timeoutMs: number): void;

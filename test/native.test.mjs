@@ -22,6 +22,7 @@ test('missing and mistyped arguments throw', () => {
   assert.throws(() => native.descriptor(999999), /no such lock/);
   assert.throws(() => native.unmap(999999), /no such mapping/);
   assert.throws(() => native.sync(999999, 0, 4096), /no such mapping/);
+  assert.throws(() => native.prefault(999999, 0, 4096), /no such mapping/);
   assert.throws(() => native.acquire(42), /path must be a string/);
 });
 
@@ -65,6 +66,25 @@ test('a lock taken and given back: its id and descriptor, then nothing left of i
   }
   assert.is(native.references(lockId), 0);
   assert.throws(() => native.descriptor(lockId), /no such lock/);
+});
+
+test('prefault changes no byte, and a range past the end of the file is an error, not a SIGBUS', () => {
+  const path = tmp.file('prefaulted');
+  const content = Buffer.alloc(3 * 4096);
+  for (let i = 0; i < content.length; i++) content[i] = (i * 31) & 0xff;
+  writeFileSync(path, content);
+  const lockId = native.acquire(path);
+  const mapping = native.map(native.descriptor(lockId), 1 << 20);
+  assert.is(native.prefault(mapping, 100, 2 * 4096), 0, 'a range inside the file, not page-aligned');
+  assert.equal(Buffer.from(native.view(mapping, content.length)), content);
+  // Past the file's end there is no page to make present: the call says so (-EFAULT) or, on a kernel without
+  // MADV_POPULATE_WRITE, -EINVAL; the process is not killed.
+  const past = native.prefault(mapping, content.length, 4096);
+  assert.ok(past === -constants.errno.EFAULT || past === -EINVAL, `prefault past the end: ${past}`);
+  assert.is(native.prefault(mapping, 0, 64 << 20), past, 'a length past the mapping is cut to it, and fails as past the end');
+  assert.is(native.unmap(mapping), 0);
+  native.setupEnter(lockId);
+  native.setupLeave(lockId, 0, 1);
 });
 
 test('every view of a mapping reads as empty once it is unmapped', () => {

@@ -43,6 +43,7 @@ class MemoryRegion implements Region {
   }
 
   reserve(): void { /* memory is always there */ }
+  prefault(): void { /* memory is always there */ }
   release(): boolean { return false; /* nothing to give back before the file exists */ }
 }
 

@@ -81,6 +81,10 @@ export class MappedFile implements Region {
     if (err !== 0) throw ioError(`cannot allocate ${length} bytes at ${offset} of ${this.path}`, errnoError(err, 'posix_fallocate'));
   }
 
+  prefault(offset: number, length: number): void {
+    native.prefault(this.#mapping, offset, length); // advice: a failure changes nothing, and the writes fault as before
+  }
+
   release(offset: number, length: number): boolean {
     if (this.punching === 'unsupported') return false;
     const err = -native.punch(this.fd, offset, length);

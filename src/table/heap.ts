@@ -144,6 +144,7 @@ export class Heap {
   addRecordSpan(sizeClass: number): number {
     const slabs = SPAN_SLABS[sizeClass]!;
     const span = this.allocSpan(slabs, SPAN_RECORDS, sizeClass);
+    this.file.prefault(span, slabs * SLAB_SIZE);
     const w = this.words;
     for (let k = 1; k < slabs; k++) this.file.bytes.fill(0, span + k * SLAB_SIZE, span + k * SLAB_SIZE + SPAN_HEADER_SIZE);
     let next = 0;

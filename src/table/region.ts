@@ -26,6 +26,11 @@ export interface Region {
    * and the region remembers it in punching), in which case the range holds what it held.
    */
   release(offset: number, length: number): boolean;
+  /**
+   * prefault is advice that the range, which has real blocks, is about to be written whole: a mapping makes its
+   * pages present and writable at once rather than one fault a page. It changes no byte.
+   */
+  prefault(offset: number, length: number): void;
   /** punching: 'supported' once a release worked, 'unsupported' once the file system refused one, else 'unknown'. */
   readonly punching: Punching;
 }
