@@ -18,7 +18,7 @@ try {
   if (process.getuid?.() !== 0) throw new Error('not root');
   const image = join(tmp.dir, 'small.img');
   writeFileSync(image, '');
-  execFileSync('truncate', ['-s', '48M', image]); // room for a store past 16 MiB, where growth doubles the file
+  execFileSync('truncate', ['-s', '48M', image]); // room for a store of 16 MiB, whose growth step is 2 MiB
   execFileSync('mkfs.ext4', ['-q', '-F', image], { stdio: 'pipe' });
   mkdirSync(mountPoint);
   execFileSync('mount', ['-o', 'loop', image, mountPoint], { stdio: 'pipe' });
@@ -106,9 +106,9 @@ test('a disk without room for a growth step still gives a large store what it ne
   const db = new DataStore(path);
   const value = (i) => ({ i, pad: 'L'.repeat(1000) });
   let written = 0;
-  while (db.stats().fileBytes <= 16 * 1024 * 1024) db.create(`k:${written}`, value(written++)); // past 16 MiB: steps of the file's length
+  while (db.stats().fileBytes <= 16 * 1024 * 1024) db.create(`k:${written}`, value(written++)); // past 16 MiB: steps of 2 MiB and more
   const before = db.stats().fileBytes;
-  const free = fillDisk(4 * 1024 * 1024); // less than the next step (the file's length), more than a slab
+  const free = fillDisk(1024 * 1024); // less than the next step (an eighth of the file's length), more than a span
   let err;
   try {
     for (; written < 1_000_000; written++) db.create(`k:${written}`, value(written));

@@ -2,11 +2,11 @@
  * MappedFile: one store file mapped read-write and shared, by one thread.
  *
  * The addon maps the whole MAX_FILE_SIZE at once, so the mapping never moves: growing the file needs no new
- * mapping, and a view made before the file grew stays valid. JavaScript reads and writes through a view (an
- * ArrayBuffer over the mapping) that ends exactly at the file's end as the header records it, which the file on
- * disk never falls short of while it is open: an offset past it, even one from a torn read by a thread without
- * the lock, reads nothing rather than touching a page past the end of the file (SIGBUS). A new view is made when
- * the file grows (by this thread, or by another: catchUp).
+ * mapping, and a view made before the file grew stays valid. JavaScript reads and writes through views (typed
+ * arrays over the mapping) that end exactly at the file's end as the header records it, which the file on disk
+ * never falls short of while it is open: an offset past it, even one from a torn read by a thread without the
+ * lock, reads nothing rather than touching a page past the end of the file (SIGBUS). New views are made when the
+ * file grows (by this thread, or by another: catchUp).
  *
  * close unmaps at once, after detaching every view: a view kept by mistake then reads as empty, never as freed
  * memory.
@@ -26,6 +26,8 @@ export class MappedFile implements Region {
   atomics!: Int32Array;
   punching: Punching = 'unknown';
   readonly #mapping: number;
+  /** The ArrayBuffer the views are made of: it may reach past the file's end, so it is never handed out. */
+  #buffer: ArrayBuffer | undefined;
 
   /** fd is the process's descriptor of the file, owned by the addon's file lock: this class never closes it. */
   constructor(readonly fd: number, readonly path: string, size: number) {
@@ -35,11 +37,22 @@ export class MappedFile implements Region {
     this.#view(Math.max(size, HEADER_SIZE));
   }
 
+  /**
+   * #view makes bytes, words and atomics end at `length`, the file's end: they bound every access. They view an
+   * ArrayBuffer of the mapping at least that long. One made when the file grows is twice as long as the last (up to
+   * the mapping), so that a file growing by small steps makes a new one only now and then: the engine counts each
+   * as memory allocated outside its heap, and each new one brings a garbage collection nearer. No view is ever made
+   * of the buffer beyond `length`.
+   */
   #view(length: number): void {
-    const buffer = native.view(this.#mapping, length);
-    this.bytes = Buffer.from(buffer);
-    this.words = new Uint32Array(buffer);
-    this.atomics = new Int32Array(buffer);
+    let buffer = this.#buffer;
+    if (buffer === undefined || buffer.byteLength < length) {
+      const reach = buffer === undefined ? length : Math.min(MAX_FILE_SIZE, Math.max(length, 2 * buffer.byteLength));
+      buffer = this.#buffer = native.view(this.#mapping, reach);
+    }
+    this.bytes = Buffer.from(buffer, 0, length);
+    this.words = new Uint32Array(buffer, 0, length / 4);
+    this.atomics = new Int32Array(buffer, 0, length / 4);
   }
 
   get size(): number {

@@ -28,8 +28,6 @@ import type { Region } from './region.js';
 
 const MIN_GROWTH = SLAB_SIZE;
 const MAX_GROWTH = 1024 * SLAB_SIZE; // 64 MiB
-/** From this length on, the file grows by its whole length (up to MAX_GROWTH) rather than by an eighth. */
-const DOUBLING_FROM = 16 * 1024 * 1024;
 /** A FREE span keeps the blocks of its first page (its span header); the rest are given back (policy). */
 export const FREE_SPAN_KEPT = 4096;
 
@@ -278,11 +276,9 @@ export class Heap {
   }
 
   /**
-   * growFor grows the file so that `end` bytes fit, within maxSize: by an eighth of its length while it is small,
-   * then by its whole length (one slab to 64 MiB). Each growth costs a new view of the whole mapping, which the
-   * JavaScript engine counts as memory allocated: a large file grows in few large steps, so that it is not
-   * collecting garbage at each. The tail past heapEnd is given back at close. When the disk has no room for the
-   * step, the file grows by what is needed alone.
+   * growFor grows the file so that `end` bytes fit, within maxSize: by an eighth of its length (one slab to 64 MiB),
+   * so that an open file is never much longer than what it holds. The tail past heapEnd is given back at close. When
+   * the disk has no room for the step, the file grows by what is needed alone.
    */
   private growFor(end: number): void {
     if (end > this.maxSize) {
@@ -290,7 +286,7 @@ export class Heap {
         `the store needs ${end} bytes of file; its limit is ${this.maxSize} bytes (maxFileSize)`);
     }
     const size = this.file.size;
-    const step = Math.min(MAX_GROWTH, Math.max(MIN_GROWTH, slabsIn(size < DOUBLING_FROM ? size / 8 : size)));
+    const step = Math.min(MAX_GROWTH, Math.max(MIN_GROWTH, slabsIn(size / 8)));
     const wanted = Math.min(this.maxSize, Math.max(end, size + step));
     try {
       this.file.growTo(wanted);
