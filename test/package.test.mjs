@@ -204,7 +204,19 @@ export function typed(path: string): number {
   users.set('u:2', { name: 'Grace' });
   // @ts-expect-error get may miss
   const sure: User = users.get('u:1');
+  const named: string = users.transaction(() => { users.create('u:3', { name: 'Lin', visits: 0 }); return users.read('u:3').name; });
   users.close();
+  // A store of plain JSON objects takes an interface's value too (TS2345 before), and update gives back what fn returned.
+  const db = new DataStore(path);
+  const grace: User = { name: 'Grace', visits: 2 };
+  db.create('u:4', grace);
+  db.set('u:4', grace, 60);
+  const counted: number | undefined = db.update('n', (current) => ({ n: Number(current?.['n'] ?? 0) + 1 }))?.n;
+  const moved: User | undefined = db.update('u:4', () => grace);
+  // @ts-expect-error values are objects
+  db.set('u:5', 'text');
+  db.close();
+  void [named, counted, moved];
   return visits + (user?.visits ?? 0) + (after?.visits ?? 0) + (sure ? 0 : 1);
 }
 export async function remote(url: string): Promise<number | null> {
@@ -230,6 +242,9 @@ export async function remote(url: string): Promise<number | null> {
   // @ts-expect-error a User has visits
   await users.set('u:2', { name: 'Grace' });
   await users.close();
+  const plain = await RedisDataStore.connect({ url });
+  await plain.set('u:3', user ?? { name: 'Grace', visits: 0 }); // an interface's value in a store of JSON objects
+  await plain.close();
   void [value, maybe, text, counted, live, user];
   return at;
 }

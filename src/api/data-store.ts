@@ -27,6 +27,12 @@ import {
   checkKey, checkOptionObject, checkOptions, encodeValue, expiryFor, type DataStoreOptions, type Expiry, type JsonObject,
 } from './validate.js';
 
+/**
+ * Writable is what create, set and update take: V, or any object for a store of plain JSON objects (the default V),
+ * so that a value typed by an interface, which has no index signature, is accepted there too.
+ */
+type Writable<V extends object> = JsonObject extends V ? object : V;
+
 export class DataStore<V extends object = JsonObject> {
   /** Absolute path of the file in use, symlinks resolved. */
   readonly path: string;
@@ -45,7 +51,7 @@ export class DataStore<V extends object = JsonObject> {
    * create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. The key expires
    * `ttl` seconds from now, or at `{ expiresAt }` (ms since the epoch), or never.
    */
-  create(key: string, value: V, ttl?: Expiry): void {
+  create(key: string, value: Writable<V>, ttl?: Expiry): void {
     const store = this.#open();
     checkKeyArgument(key);
     const { json, bytes } = encodeValue(value); // may run the value's toJSON, which may call the store: before the key is encoded
@@ -59,7 +65,7 @@ export class DataStore<V extends object = JsonObject> {
    * or the new one, and other threads read one or the other, never neither. Without `ttl` the key does not expire
    * (as Redis SET); with it, as create.
    */
-  set(key: string, value: V, ttl?: Expiry): void {
+  set(key: string, value: Writable<V>, ttl?: Expiry): void {
     const store = this.#open();
     checkKeyArgument(key);
     const { json, bytes } = encodeValue(value);
@@ -103,9 +109,9 @@ export class DataStore<V extends object = JsonObject> {
    * or expired) and returns the value to store, or undefined to delete the key (or leave it absent). No other
    * thread changes the store between the read and the write. Without `ttl` a key that stays keeps its expiry;
    * with it, the expiry is set as create sets it. fn runs inside a transaction (it may use the store; if it throws,
-   * nothing changes). Returns what was stored (undefined if the key is absent afterwards).
+   * nothing changes). Returns what fn returned: the value stored (as its JSON), or undefined if the key is absent.
    */
-  update(key: string, fn: (current: V | undefined) => V | undefined, ttl?: Expiry): V | undefined {
+  update<N extends Writable<V>>(key: string, fn: (current: V | undefined) => N | undefined, ttl?: Expiry): N | undefined {
     this.#open();
     checkKeyArgument(key);
     checkSynchronous(fn, 'update');
