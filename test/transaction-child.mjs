@@ -26,6 +26,19 @@ if (mode === 'seed') {
     db.set('doc', { version: 'new' });
   });
   say({ committed: true });
+} else if (mode === 'throw-inside') {
+  // Throws once the transaction has changed everything: the undo runs (the crash point undo.undoing kills it there).
+  try {
+    db.transaction(() => {
+      for (let i = 0; i < 10; i++) db.update(`acct:${i}`, (a) => ({ balance: a.balance + 1 }));
+      db.delete('acct:0');
+      db.create('acct:new', { balance: 10 });
+      db.set('doc', { version: 'new' });
+      throw new Error('changed my mind');
+    });
+  } catch {
+    say({ undone: true });
+  }
 } else if (mode === 'die-inside') {
   // Dies inside the transaction's function, after it has changed everything but before the commit.
   db.transaction(() => {

@@ -51,6 +51,7 @@ for (const [point, expect] of [
   ['commit.marked', after], // the commit store made, nothing settled
   ['commit.settling', after], // one record settled
   ['commit.settled', after], // every record settled, the commit field still set
+  ['commit.cleared', after], // the commit field cleared, busy still set
 ]) {
   test(`a transaction killed at ${point} is found ${expect === after ? 'whole' : 'absent'} by the next open`, () => {
     const path = seeded();
@@ -60,13 +61,22 @@ for (const [point, expect] of [
   });
 }
 
+for (const n of [1, 12, 24]) { // the transaction journals 24 records
+  test(`a transaction killed in its undo (after ${n} records undone) is absent`, () => {
+    const path = seeded();
+    const result = run('throw-inside', path, `undo.undoing@${n}`);
+    assert.is(result.signal, 'SIGKILL', `killed in the undo: ${result.stderr}`);
+    before(state(path));
+  });
+}
+
 test('a transaction killed inside its function, after clear(), is absent', () => {
   const path = seeded();
   assert.is(run('die-inside', path).signal, 'SIGKILL');
   before(state(path));
 });
 
-for (const [point, version] of [['change.busy', 'old'], ['commit.marked', 'new'], ['commit.settling', 'new'], ['commit.settled', 'new']]) {
+for (const [point, version] of [['change.busy', 'old'], ['commit.marked', 'new'], ['commit.settling', 'new'], ['commit.settled', 'new'], ['commit.cleared', 'new']]) {
   test(`set killed at ${point} leaves the ${version} value, never neither`, () => {
     const path = seeded();
     assert.is(run('set', path, point).signal, 'SIGKILL');

@@ -16,6 +16,8 @@ export type CrashPoint =
   | 'commit.marked' // a transaction's records are written (state 2 and 3) and the header says COMMIT_DONE; none settled
   | 'commit.settling' // the first of a transaction's records is settled; the others not yet
   | 'commit.settled' // every record of the transaction is settled; the header still says COMMIT_DONE
+  | 'commit.cleared' // the header says COMMIT_NONE again, every record settled; busy still 1
+  | 'undo.undoing' // the last change of a transaction whose function threw is undone; the earlier ones not yet
   | 'repair.begun' // repair has written state = 2 and synced it; the file not yet given its length
   | 'repair.header' // repair has written the fixed fields, length and heapEnd anew; state still 2
   | 'repair.marked' // repair has set state = open and synced the header page; the rebuild not yet begun

@@ -200,6 +200,7 @@ export class Transaction {
     crashPoint('commit.settled');
     if (sync) file.flush();
     setHeaderField(w, Header.commit, COMMIT_NONE);
+    crashPoint('commit.cleared');
     if (sync) file.flushHeader();
     this.#length = 0;
     this.#shrink();
@@ -225,6 +226,7 @@ export class Transaction {
       else if (state === RECORD_UNCOMMITTED) table.discard(record, this.#undoKey);
       else if (state === RECORD_SUPERSEDED) table.restore(record, this.#undoKey);
       this.#length = i; // what is undone leaves the journal at once: an undo cut short by damage is not done twice
+      crashPoint('undo.undoing');
     }
     if (savepoint === 0) this.#shrink();
   }
