@@ -320,4 +320,33 @@ test('verify reports a record left in state 2 or 3 in a store between transactio
   }
 });
 
+
+test('update whose fn writes the key and returns undefined leaves the key absent, as it says', () => {
+  const db = fresh();
+  assert.is(db.update('k', () => { db.set('k', { a: 1 }); return undefined; }), undefined);
+  assert.is(db.has('k'), false);
+  db.set('j', { a: 1 });
+  assert.is(db.update('j', () => { db.delete('j'); db.create('j', { a: 2 }); return undefined; }), undefined);
+  assert.is(db.has('j'), false);
+  assert.is(db.count, 0);
+  db.close();
+});
+
+test('a refused promise that rejects is not left unhandled: the refusal is the one error the caller gets', async () => {
+  const db = fresh();
+  const unhandled = [];
+  const note = (reason) => unhandled.push(reason);
+  process.on('unhandledRejection', note);
+  try {
+    throwsCode(() => db.transaction(() => { db.set('a', {}); return Promise.reject(new Error('late')); }), 'TRANSACTION_INVALID');
+    throwsCode(() => db.update('b', () => Promise.reject(new Error('late'))), 'TRANSACTION_INVALID');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(unhandled, []);
+    assert.is(db.count, 0);
+  } finally {
+    process.off('unhandledRejection', note);
+    db.close();
+  }
+});
+
 test.run();

@@ -123,9 +123,9 @@ export class DataStore<V extends object = JsonObject> {
       const expiry = this.#read(key, expiryOf);
       const current = expiry < 0 ? undefined : this.get(key);
       const next = fn(current);
-      if (isThenable(next)) throw asyncRefused('update');
+      if (isThenable(next)) throw asyncRefused('update', next);
       if (next === undefined) {
-        if (current !== undefined) this.delete(key);
+        if (this.has(key)) this.delete(key); // live even if current was not: fn may have written it itself
         return undefined;
       }
       const { json, bytes } = encodeValue(next);
@@ -152,7 +152,7 @@ export class DataStore<V extends object = JsonObject> {
     checkSynchronous(fn, 'transaction');
     return write(store, this.#writer, Date.now(), false, () => {
       const result = fn();
-      if (isThenable(result)) throw asyncRefused('transaction');
+      if (isThenable(result)) throw asyncRefused('transaction', result);
       return result;
     });
   }
@@ -322,7 +322,13 @@ function isThenable(value: unknown): boolean {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
-function asyncRefused(what: string): DataStoreError {
+/**
+ * asyncRefused is the refusal of a function that is asynchronous, or returned `promise`. The caller never gets that
+ * promise, so its rejection is marked handled here: otherwise it would end the process as an unhandled rejection
+ * after the caller has caught the refusal.
+ */
+function asyncRefused(what: string, promise?: unknown): DataStoreError {
+  if (promise instanceof Promise) promise.catch(() => {});
   return new DataStoreError('TRANSACTION_INVALID',
     `${what} takes a synchronous function: a transaction holds the store until it ends, so it cannot wait for a promise (nothing was changed)`);
 }

@@ -190,7 +190,10 @@ export class RedisDataStore<V extends object = JsonObject> {
     for (;;) {
       const text = await this.#getText(key);
       const next = fn(text === null ? undefined : parseValue(key, text));
-      if (isThenable(next)) throw asyncRefused();
+      if (isThenable(next)) {
+        if (next instanceof Promise) next.catch(() => {}); // the caller never gets it: its rejection is not left unhandled
+        throw asyncRefused();
+      }
       const json = next === undefined ? '' : encodeValue(next).json;
       const expiry = next === undefined || ttlSeconds === undefined ? '' : String(expiryFor(ttlSeconds, Date.now()));
       if (await this.#compareAndSet(key, text ?? '', json, expiry)) return next;
