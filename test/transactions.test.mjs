@@ -349,4 +349,24 @@ test('a refused promise that rejects is not left unhandled: the refusal is the o
   }
 });
 
+
+test('a change joined to another handle\'s transaction keeps to the maxFileSize of the handle that makes it', () => {
+  const path = tmp.file(`tx-${n++}.slabkv`);
+  const large = new DataStore(path);
+  const small = new DataStore(path, { maxFileSize: 135_168 });
+  const limit = small.stats().maxFileBytes;
+  let made = 0;
+  throwsCode(() => large.transaction(() => {
+    for (let i = 0; i < 2000; i++) { small.create(`s${i}`, { pad: 'x'.repeat(200) }); made++; }
+  }), 'STORE_FULL');
+  assert.ok(made > 0 && made < 2000, `${made} creates through the small handle`);
+  assert.is(large.count, 0);
+  assert.ok(large.stats().fileBytes <= limit, `the file is ${large.stats().fileBytes} bytes; the small handle allows ${limit}`);
+  large.transaction(() => { for (let i = 0; i < 2000; i++) large.create(`l${i}`, { pad: 'x'.repeat(200) }); });
+  assert.is(large.count, 2000, 'the large handle keeps its own limit');
+  assert.ok(large.verify().ok);
+  small.close();
+  large.close();
+});
+
 test.run();

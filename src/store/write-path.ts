@@ -45,7 +45,7 @@ export function encodeKey(buffer: KeyBuffer, key: string): KeyBuffer {
  */
 export function write<T>(store: SharedStore, writer: Writer, now: number, direct: boolean, change: (tx: Transaction) => T): T {
   const tx = store.transaction;
-  if (tx.depth > 0) return joined(tx, change);
+  if (tx.depth > 0) return joined(store, writer, change);
   if (store.lock.heldByThisThread()) throw reentrantCall(); // a callback of another call, such as verify's onProgress
   store.lock.enter();
   try {
@@ -80,18 +80,26 @@ export function write<T>(store: SharedStore, writer: Writer, now: number, direct
   }
 }
 
-/** joined runs a change inside this thread's transaction: a savepoint, undone alone if it throws. */
-function joined<T>(tx: Transaction, change: (tx: Transaction) => T): T {
+/**
+ * joined runs a change inside this thread's transaction: a savepoint, undone alone if it throws. The file grows
+ * only as far as the handle making the change allows, which may be another handle than the transaction's.
+ */
+function joined<T>(store: SharedStore, writer: Writer, change: (tx: Transaction) => T): T {
+  const tx = store.transaction;
+  const heap = store.table.heap;
   const savepoint = tx.savepoint;
   const direct = tx.direct;
+  const maxSize = heap.maxSize;
   tx.direct = false;
   tx.depth++;
+  heap.maxSize = writer.maxSize;
   try {
     return change(tx);
   } catch (error) {
     if (tx.broken === null) tx.undo(savepoint);
     throw error;
   } finally {
+    heap.maxSize = maxSize;
     tx.depth--;
     tx.direct = direct;
   }
