@@ -4,8 +4,10 @@
 import { openSync, writeSync } from 'node:fs';
 import { DataStore } from 'slabkv';
 
-const [mode, path, logPath] = process.argv.slice(2);
-const db = new DataStore(path);
+const [modeArgument, path, logPath] = process.argv.slice(2);
+// A mode ending in `-always` runs with durability 'always': the commit syncs each of its steps.
+const mode = modeArgument.replace(/-always$/, '');
+const db = new DataStore(path, modeArgument.endsWith('-always') ? { durability: 'always' } : undefined);
 const log = logPath ? openSync(logPath, 'a') : -1;
 const say = (event) => writeSync(log, JSON.stringify(event) + '\n');
 

@@ -61,6 +61,14 @@ for (const [point, expect] of [
   });
 }
 
+for (const point of ['change.busy', 'commit.marked', 'commit.settling', 'commit.settled', 'commit.cleared']) {
+  test(`with durability 'always', a transaction killed at ${point} is found ${point === 'change.busy' ? 'absent' : 'whole'}`, () => {
+    const path = seeded();
+    assert.is(run('one-transaction-always', path, point).signal, 'SIGKILL');
+    (point === 'change.busy' ? before : after)(state(path));
+  });
+}
+
 for (const n of [1, 12, 24]) { // the transaction journals 24 records
   test(`a transaction killed in its undo (after ${n} records undone) is absent`, () => {
     const path = seeded();
