@@ -215,6 +215,13 @@ export function typed(path: string): number {
   const moved: User | undefined = db.update('u:4', () => grace);
   // @ts-expect-error values are objects
   db.set('u:5', 'text');
+  // @ts-expect-error an array is no JSON object
+  db.set('u:5', [grace]);
+  // @ts-expect-error nor is a promise
+  db.create('u:5', Promise.resolve(grace));
+  // @ts-expect-error update takes a synchronous function
+  db.update('u:5', async () => grace);
+  db.set('u:5', { length: 3, then: 'later' }); // any names of properties
   db.close();
   void [named, counted, moved];
   return visits + (user?.visits ?? 0) + (after?.visits ?? 0) + (sure ? 0 : 1);
@@ -244,6 +251,8 @@ export async function remote(url: string): Promise<number | null> {
   await users.close();
   const plain = await RedisDataStore.connect({ url });
   await plain.set('u:3', user ?? { name: 'Grace', visits: 0 }); // an interface's value in a store of JSON objects
+  // @ts-expect-error an array is no JSON object
+  await plain.set('u:4', [1]);
   await plain.close();
   void [value, maybe, text, counted, live, user];
   return at;

@@ -32,6 +32,8 @@ import {
  * so that a value typed by an interface, which has no index signature, is accepted there too.
  */
 type Writable<V extends object> = JsonObject extends V ? object : V;
+/** NoArray refuses, at compile time, the objects that are no JSON object: arrays, promises and functions. */
+type NoArray<T> = T extends readonly unknown[] | PromiseLike<unknown> | ((...args: never[]) => unknown) ? never : unknown;
 
 export class DataStore<V extends object = JsonObject> {
   /** Absolute path of the file in use, symlinks resolved. */
@@ -51,7 +53,7 @@ export class DataStore<V extends object = JsonObject> {
    * create stores value under key. Throws KEY_EXISTS if key is live; an expired key is replaced. The key expires
    * `ttl` seconds from now, or at `{ expiresAt }` (ms since the epoch), or never.
    */
-  create(key: string, value: Writable<V>, ttl?: Expiry): void {
+  create<T extends Writable<V>>(key: string, value: T & NoArray<T>, ttl?: Expiry): void {
     const store = this.#open();
     checkKeyArgument(key);
     const { json, bytes } = encodeValue(value); // may run the value's toJSON, which may call the store: before the key is encoded
@@ -65,7 +67,7 @@ export class DataStore<V extends object = JsonObject> {
    * or the new one, and other threads read one or the other, never neither. Without `ttl` the key does not expire
    * (as Redis SET); with it, as create.
    */
-  set(key: string, value: Writable<V>, ttl?: Expiry): void {
+  set<T extends Writable<V>>(key: string, value: T & NoArray<T>, ttl?: Expiry): void {
     const store = this.#open();
     checkKeyArgument(key);
     const { json, bytes } = encodeValue(value);
@@ -111,7 +113,7 @@ export class DataStore<V extends object = JsonObject> {
    * with it, the expiry is set as create sets it. fn runs inside a transaction (it may use the store; if it throws,
    * nothing changes). Returns what fn returned: the value stored (as its JSON), or undefined if the key is absent.
    */
-  update<N extends Writable<V>>(key: string, fn: (current: V | undefined) => N | undefined, ttl?: Expiry): N | undefined {
+  update<N extends Writable<V>>(key: string, fn: (current: V | undefined) => (N & NoArray<N>) | undefined, ttl?: Expiry): N | undefined {
     this.#open();
     checkKeyArgument(key);
     checkSynchronous(fn, 'update');

@@ -73,6 +73,8 @@ const COMPARE_AND_SET_SHA = createHash('sha1').update(COMPARE_AND_SET).digest('h
 
 /** Writable is what create, set and update take: V, or any object for a store of plain JSON objects (as DataStore). */
 type Writable<V extends object> = JsonObject extends V ? object : V;
+/** NoArray refuses, at compile time, the objects that are no JSON object: arrays, promises and functions. */
+type NoArray<T> = T extends readonly unknown[] | PromiseLike<unknown> | ((...args: never[]) => unknown) ? never : unknown;
 
 export class RedisDataStore<V extends object = JsonObject> {
   #client: Client | null;
@@ -125,7 +127,7 @@ export class RedisDataStore<V extends object = JsonObject> {
   }
 
   /** create stores value under key. KEY_EXISTS if key is live (SET NX). TTL as DataStore.create. */
-  async create(key: string, value: Writable<V>, ttlSeconds?: Expiry): Promise<void> {
+  async create<T extends Writable<V>>(key: string, value: T & NoArray<T>, ttlSeconds?: Expiry): Promise<void> {
     this.#open();
     const { json, expiry } = checkWrite(key, value, ttlSeconds);
     const reply = await this.#send(['SET', key, json, 'NX', ...expiry]);
@@ -136,7 +138,7 @@ export class RedisDataStore<V extends object = JsonObject> {
    * set stores value under key, replacing any value it has. Without ttl the key has no expiry afterwards (as Redis
    * SET); ttl takes seconds or { expiresAt } as create does.
    */
-  async set(key: string, value: Writable<V>, ttlSeconds?: Expiry): Promise<void> {
+  async set<T extends Writable<V>>(key: string, value: T & NoArray<T>, ttlSeconds?: Expiry): Promise<void> {
     this.#open();
     const { json, expiry } = checkWrite(key, value, ttlSeconds);
     await this.#send(['SET', key, json, ...expiry]);
@@ -181,7 +183,7 @@ export class RedisDataStore<V extends object = JsonObject> {
    * client changed the key between the read and the write, nothing is written and fn runs again with the new
    * value, so fn must not have other effects. A refused value or an error thrown by fn changes nothing.
    */
-  async update<N extends Writable<V>>(key: string, fn: (current: V | undefined) => N | undefined, ttlSeconds?: Expiry): Promise<N | undefined> {
+  async update<N extends Writable<V>>(key: string, fn: (current: V | undefined) => (N & NoArray<N>) | undefined, ttlSeconds?: Expiry): Promise<N | undefined> {
     this.#open();
     checkKey(key);
     if (typeof fn !== 'function') throw new DataStoreError('OPTION_INVALID', `update needs a function; got ${typeof fn}`);
