@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { DataStore } from 'slabkv';
@@ -53,6 +54,32 @@ test("durability 'always' flushes each change; bad values are OPTION_INVALID", (
   for (const durability of ['sometimes', true, 1, null]) {
     throwsCode(() => new DataStore(tmp.file('opt.slabkv'), { durability }), 'OPTION_INVALID');
   }
+});
+
+// The syncs themselves, counted with strace (CI installs it and sets SLABKV_REQUIRE_STRACE=1; elsewhere a machine
+// without strace says that this test did not run, and why).
+test("durability 'always' syncs each change before it returns, and 'flush' none; a transaction syncs its commit if any handle that changed the store in it is 'always'", () => {
+  const traced = spawnSync('strace', ['-f', '-qq', '-s', '256', '-e', 'trace=msync,write', '-e', 'signal=none', '-o', tmp.file('trace.txt'),
+    process.execPath, new URL('./sync-child.mjs', import.meta.url).pathname, tmp.file('synced.slabkv')], { encoding: 'utf8' });
+  if (traced.error?.code === 'ENOENT') {
+    if (process.env.SLABKV_REQUIRE_STRACE === '1') throw new Error('SLABKV_REQUIRE_STRACE=1, but strace is not installed');
+    console.log('the sync test did not run: strace is not installed');
+    return;
+  }
+  assert.is(traced.status, 0, traced.stderr);
+  const syncs = {};
+  let step = null;
+  for (const line of readFileSync(tmp.file('trace.txt'), 'utf8').split('\n')) {
+    const marker = /write\(2, "@@(.*)\\n"/.exec(line);
+    if (marker) step = marker[1];
+    else if (step !== null && /msync\(.*MS_SYNC\) = 0/.test(line)) syncs[step] = (syncs[step] ?? 0) + 1;
+  }
+  assert.is(syncs['flush: create'], undefined, 'a create of a flush handle syncs nothing');
+  assert.is(syncs['flush: transaction'], undefined, 'nor does its transaction');
+  assert.ok(syncs['always: create'] >= 1, `a create of an always handle syncs: ${JSON.stringify(syncs)}`);
+  assert.ok(syncs['always: transaction'] >= 2, `an always transaction syncs its commit step by step: ${JSON.stringify(syncs)}`);
+  assert.ok(syncs["flush: transaction with a change through an 'always' handle"] >= 2, `a change through an always handle makes the transaction it joins sync its commit: ${JSON.stringify(syncs)}`);
+  assert.is(syncs['flush: transaction after it'], undefined, 'the next transaction of the flush handle syncs nothing');
 });
 
 test('power loss: a crash image with its last written pages torn opens recovered, never with a wrong value', () => {

@@ -39,6 +39,8 @@ export class Transaction {
   direct = false;
   /** Time of the outermost change: every expiry inside one transaction is judged at one instant. */
   now = 0;
+  /** A handle of durability 'always' made a change inside this transaction: its commit is synced step by step. */
+  mustSync = false;
   /**
    * The error that broke this transaction: damage met, or an error of slabkv's own (a bug) thrown halfway through an
    * operation, which may have left it half made. A broken transaction is neither committed nor undone: the store is

@@ -54,6 +54,7 @@ export function write<T>(store: SharedStore, writer: Writer, now: number, direct
     tx.depth = 1;
     tx.direct = direct;
     tx.now = now;
+    tx.mustSync = writer.sync;
     let result: T;
     try {
       result = change(tx);
@@ -67,9 +68,10 @@ export function write<T>(store: SharedStore, writer: Writer, now: number, direct
     tx.depth = 0;
     if (tx.broken !== null) throw tx.broken; // change caught the error that broke it and went on
     const journaled = tx.changes > 0;
-    tx.commit(writer.sync); // journaled changes are flushed by the commit, step by step
+    const sync = tx.mustSync; // this handle's durability, or 'always' of another that changed the store inside
+    tx.commit(sync); // journaled changes are flushed by the commit, step by step
     store.endChange();
-    if (writer.sync && !journaled) store.file.flush();
+    if (sync && !journaled) store.file.flush();
     return result;
   } catch (error) {
     tx.depth = 0;
@@ -93,6 +95,7 @@ function joined<T>(store: SharedStore, writer: Writer, change: (tx: Transaction)
   tx.direct = false;
   tx.depth++;
   heap.maxSize = writer.maxSize;
+  if (writer.sync) tx.mustSync = true; // its changes are synced with the commit, as if it had made the transaction
   try {
     return change(tx);
   } catch (error) {
