@@ -23,7 +23,7 @@
  * Failures, one convention throughout:
  * - An operating-system call that fails (a failed allocation counts as one: ENOMEM) is an outcome the caller
  *   handles. Every call that can meet one returns a number: >= 0 on success (0, or the id it made), -errno on
- *   failure. These are acquire, map, unmap, sync, allocate and punch; nothing they change stays half done.
+ *   failure. These are acquire, map, unmap, sync, prefault, allocate and punch; nothing they change stays half done.
  *   mountId and coarseClock only read what the OS knows, and give 0 where it gives nothing (a failed statx or
  *   clock_gettime included), which their caller takes as "unknown".
  * - Anything else is a bug in the caller or a broken process, and throws: a missing or mistyped argument (a
@@ -574,46 +574,51 @@ static napi_value unmap_file(napi_env env, napi_callback_info info) {
   return os_result(env, 0);
 }
 
-/* sync(id, offset, length): msync(MS_SYNC) of that range; 0 or -errno. */
-static napi_value sync_file(napi_env env, napi_callback_info info) {
+/*
+ * mapped_range reads the arguments (id, offset, length) of a call on a range of a mapping: the range's address and
+ * length, from the page holding offset to its end, cut at the mapping's end (empty when nothing is left). Returns 0
+ * having thrown.
+ */
+static int mapped_range(napi_env env, napi_callback_info info, char** addr, size_t* length) {
   napi_value argv[3];
   uint32_t id;
-  double offset, length;
+  double offset, count;
   if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &offset) ||
-      !arg_size(env, argv[2], &length)) return NULL;
+      !arg_size(env, argv[2], &count)) return 0;
   Mapping** link = find_mapping(env, id);
-  if (!link) return NULL;
+  if (!link) return 0;
   Mapping* m = *link;
   size_t page = (size_t)sysconf(_SC_PAGESIZE);
   size_t start = (size_t)offset / page * page;
-  size_t end = (size_t)(offset + length);
+  size_t end = (size_t)(offset + count);
   if (end > m->length) end = m->length;
-  if (end <= start) return os_result(env, 0);
-  return os_result(env, msync((char*)m->addr + start, end - start, MS_SYNC) == 0 ? 0 : errno);
+  *addr = (char*)m->addr + start;
+  *length = end > start ? end - start : 0;
+  return 1;
+}
+
+/* sync(id, offset, length): msync(MS_SYNC) of that range; 0 or -errno. */
+static napi_value sync_file(napi_env env, napi_callback_info info) {
+  char* addr;
+  size_t length;
+  if (!mapped_range(env, info, &addr, &length)) return NULL;
+  if (length == 0) return os_result(env, 0);
+  return os_result(env, msync(addr, length, MS_SYNC) == 0 ? 0 : errno);
 }
 
 /*
  * prefault(id, offset, length): makes the range's pages present and writable in this mapping in one call
  * (MADV_POPULATE_WRITE, Linux 5.14 and later), where the first write to each page would otherwise fault on its own.
  * Advice only: 0 or -errno, and a kernel without it (EINVAL) changes nothing. The range must have real blocks
- * (reserve or grow first): the pages become dirty, as the writes that follow would make them.
+ * (reserve or grow first): the pages become dirty, as the writes that follow would make them, and hold what they held.
  */
 static napi_value prefault(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  uint32_t id;
-  double offset, length;
-  if (!get_args(env, info, 3, argv) || !arg_u32(env, argv[0], &id) || !arg_size(env, argv[1], &offset) ||
-      !arg_size(env, argv[2], &length)) return NULL;
-  Mapping** link = find_mapping(env, id);
-  if (!link) return NULL;
-  Mapping* m = *link;
-  size_t page = (size_t)sysconf(_SC_PAGESIZE);
-  size_t start = (size_t)offset / page * page;
-  size_t end = (size_t)(offset + length);
-  if (end > m->length) end = m->length;
-  if (end <= start) return os_result(env, 0);
+  char* addr;
+  size_t length;
+  if (!mapped_range(env, info, &addr, &length)) return NULL;
+  if (length == 0) return os_result(env, 0);
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-  return os_result(env, madvise((char*)m->addr + start, end - start, MADV_POPULATE_WRITE) == 0 ? 0 : errno);
+  return os_result(env, madvise(addr, length, MADV_POPULATE_WRITE) == 0 ? 0 : errno);
 #else
   return os_result(env, EINVAL);
 #endif
