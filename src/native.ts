@@ -4,9 +4,9 @@
  * build/Release elsewhere.
  *
  * Failures follow one convention (the addon's own comment gives it in full): a call that makes an OS call which may
- * fail (acquire, map, unmap, sync, prefault, allocate, punch) returns a number, >= 0 on success and -errno on failure, and
- * changes nothing when it fails; misuse (a missing or mistyped argument, an unknown id) and a failed Node-API call
- * throw. Nothing aborts the process.
+ * fail (acquire, map, unmap, sync, prefault, allocate, punch) returns a number, >= 0 on success and -errno on
+ * failure, and changes nothing when it fails; misuse (a missing or mistyped argument, an unknown id) and a failed
+ * Node-API call throw. Nothing aborts the process.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
