@@ -277,6 +277,32 @@ test('a transaction holds 1,000,000 changes', () => {
   db.close();
 });
 
+test('a key changed many times inside one transaction takes the space of one value, and a throw still undoes it all', () => {
+  const db = fresh({ maxFileSize: 1024 * 1024 }); // 200,000 values of the counter would need some 12 MiB
+  db.set('counter', { n: 0 });
+  db.set('other', { v: 'before' });
+  db.transaction(() => {
+    for (let i = 0; i < 200_000; i++) db.update('counter', (c) => ({ n: c.n + 1 }));
+    for (let i = 0; i < 1000; i++) { db.set('other', { v: i }); db.create(`t${i}`, { i }); db.delete(`t${i}`); }
+  });
+  assert.equal(db.get('counter'), { n: 200_000 });
+  assert.equal(db.get('other'), { v: 999 });
+  assert.is(db.count, 2);
+  assert.throws(() => db.transaction(() => {
+    for (let i = 0; i < 200_000; i++) db.set('counter', { n: -i });
+    db.create('new', { v: 1 });
+    throw new Error('changed my mind');
+  }), /changed my mind/);
+  assert.equal(db.get('counter'), { n: 200_000 });
+  assert.is(db.has('new'), false);
+  assert.ok(db.verify().ok);
+  db.close();
+  const again = new DataStore(db.path);
+  assert.equal(again.get('counter'), { n: 200_000 });
+  assert.ok(again.verify().ok);
+  again.close();
+});
+
 test('a transaction past the file limit fails with STORE_FULL and changes nothing', () => {
   const db = fresh({ maxFileSize: 4096 + 65536 * 8 });
   for (let i = 0; i < 100; i++) db.set(`s${i}`, { i });

@@ -167,6 +167,24 @@ export class Transaction {
     return error;
   }
 
+  /**
+   * releaseRetired frees the records retired since the savepoint, when the change that retired them has returned
+   * to the outermost level: no savepoint is left that could restore them (undo(0) takes back the records they
+   * replaced as well), so their space is reused at once rather than at the commit. Their chunks are free on disk
+   * already; their entries leave the journal. An earlier entry of such a record then finds its chunk free, or
+   * written again by a later entry, and settle and undo, which go by the record's state, leave it.
+   */
+  releaseRetired(savepoint: number): void {
+    const journal = this.#journal;
+    let kept = savepoint;
+    for (let i = savepoint; i < this.#length; i++) {
+      const entry = journal[i]!;
+      if ((entry & RETIRED) !== 0) this.table.release(entry & ~RETIRED);
+      else journal[kept++] = entry;
+    }
+    this.#length = kept;
+  }
+
   #push(record: number): void {
     if (this.#length === this.#journal.length) {
       const larger = new Uint32Array(this.#journal.length * 2);

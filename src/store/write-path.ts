@@ -97,7 +97,9 @@ function joined<T>(store: SharedStore, writer: Writer, change: (tx: Transaction)
   heap.maxSize = writer.maxSize;
   if (writer.sync) tx.mustSync = true; // its changes are synced with the commit, as if it had made the transaction
   try {
-    return change(tx);
+    const result = change(tx);
+    if (tx.depth === 2) tx.releaseRetired(savepoint); // back at the outermost level: what it retired can go
+    return result;
   } catch (error) {
     if (tx.broken === null) tx.undo(savepoint);
     throw error;
