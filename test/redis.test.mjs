@@ -110,6 +110,10 @@ if (server) {
     await rejectsCode(db.read('text'), 'VALUE_INVALID');
     await rejectsCode(db.get('array'), 'VALUE_INVALID');
     await rejectsCode(db.update('text', () => ({ a: 1 })), 'VALUE_INVALID');
+    // readText, as the file store's, gives only a JSON object's text.
+    await rejectsCode(db.readText('text'), 'VALUE_INVALID');
+    await rejectsCode(db.readText('array'), 'VALUE_INVALID');
+    await rejectsCode(db.readText('list'), 'VALUE_INVALID');
     assert.is(await admin.get('text'), 'plain text');
     assert.equal(await admin.lRange('list', 0, -1), ['x']);
     // keys() lists the string keys that are slabkv keys: not the list, not a key of 33 characters.

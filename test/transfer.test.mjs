@@ -45,6 +45,15 @@ test('a bad line undoes the whole load; resume finishes a load cut short', () =>
   db.close();
 });
 
+test('a line with a field other than key, value and expiresAt is refused, so a misspelt expiresAt never drops an expiry', () => {
+  const db = new DataStore(tmp.file('fields.slabkv'));
+  const good = JSON.stringify({ key: 'ok', value: {}, expiresAt: null });
+  const misspelt = JSON.stringify({ key: 'z', value: {}, expiresat: 4102444800000 });
+  assert.throws(() => loadEntries(db, linesOf([good, misspelt].join('\n')), false), /line 2: .*expiresat/);
+  assert.is(db.count, 0, 'nothing loaded');
+  db.close();
+});
+
 test('a damaged record: verify gives its kind and offset, and dump names its key and closes what it opened', () => {
   const path = tmp.file('damaged.slabkv');
   const db = new DataStore(path);

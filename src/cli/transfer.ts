@@ -89,6 +89,9 @@ export function dumpStore(db: DataStore, emit: (line: string) => void, onProgres
   return { entries, damaged };
 }
 
+/** The fields of a dump line. */
+const LINE_FIELDS = ['key', 'value', 'expiresAt'];
+
 export interface LoadResult { loaded: number; skippedExpired: number; alreadyThere: number }
 
 /**
@@ -112,6 +115,9 @@ function loadAll(db: DataStore, lines: { readLine(): string | null; readonly num
     let entry: { key?: unknown; value?: unknown; expiresAt?: unknown };
     try { entry = JSON.parse(text); } catch (error) { return refuse(`not JSON (${(error as Error).message})`); }
     if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return refuse('not a JSON object');
+    // A misspelt field would otherwise load silently without what it meant (an expiry, say).
+    const unknown = Object.keys(entry).find((name) => !LINE_FIELDS.includes(name));
+    if (unknown !== undefined) return refuse(`unknown field ${JSON.stringify(unknown)}; a line has ${LINE_FIELDS.join(', ')}`);
     let json: string;
     try {
       checkKey(entry.key);

@@ -146,13 +146,19 @@ export class RedisDataStore<V extends object = JsonObject> {
 
   /** read returns the value stored under key. KEY_NOT_FOUND if missing or expired. */
   async read(key: string): Promise<V> {
-    return parseValue(key, await this.readText(key));
+    const text = await this.#getText(key);
+    if (text === null) throw notFound(key);
+    return parseValue(key, text);
   }
 
-  /** readText returns the stored JSON text of key's value, without parsing it. */
+  /**
+   * readText returns the stored JSON text of key's value. Unlike the file store's, it parses the text once: a string
+   * that another client wrote may not be a JSON object (VALUE_INVALID, as read).
+   */
   async readText(key: string): Promise<string> {
     const text = await this.#getText(key);
     if (text === null) throw notFound(key);
+    parseValue(key, text);
     return text;
   }
 
