@@ -229,11 +229,37 @@ export class Heap {
   }
 
   /**
-   * freeSpan turns a span into a FREE span at the head of the free span list. Its blocks go back to the file system
-   * later, all at once (releaseFreeSpans, at close and after recovery): punching a hole costs a file-system
-   * transaction, which at every freed span made a delete several times slower, and the space is reused meanwhile.
+   * freeSpan turns a span into a FREE span at the head of the free span list, merged with the FREE spans that touch
+   * it: one walk of the list finds them and takes them off it. Without the merge, space freed in spans of one length
+   * stayed cut to that length, and a store whose values changed size class grew the file for every longer span.
+   * Its blocks go back to the file system later, all at once (releaseFreeSpans, at close and after recovery):
+   * punching a hole costs a file-system transaction, which at every freed span made a delete several times slower,
+   * and the space is reused meanwhile.
    */
   freeSpan(offset: number, slabCount: number): void {
+    const w = this.words;
+    let start = offset;
+    let end = offset + slabCount * SLAB_SIZE;
+    let previous = 0;
+    for (let span = this.header(Header.freeSpanHead), steps = 0; span !== 0; steps++) {
+      this.checkFreeSpan(span, steps);
+      const next = spanParam(w, span);
+      const spanEnd = span + spanSlabCount(w, span) * SLAB_SIZE;
+      if (spanEnd === start || span === end) {
+        if (previous === 0) this.setHeader(Header.freeSpanHead, next);
+        else this.writeSpanHeader(previous, SPAN_FREE, spanSlabCount(w, previous), next);
+        if (span === end) end = spanEnd;
+        else start = span;
+      } else {
+        previous = span;
+      }
+      span = next;
+    }
+    this.linkFreeSpan(start, (end - start) / SLAB_SIZE);
+  }
+
+  /** linkFreeSpan writes a FREE span's header and puts it at the head of the free span list, merging nothing. */
+  linkFreeSpan(offset: number, slabCount: number): void {
     this.writeSpanHeader(offset, SPAN_FREE, slabCount, this.header(Header.freeSpanHead));
     this.setHeader(Header.freeSpanHead, offset);
   }

@@ -193,7 +193,7 @@ function freeSpaceMerger(table: Table): (offset: number, slabCount: number) => v
       lastFree = offset;
       lastFreeSlabs = slabCount;
     }
-    heap.freeSpan(lastFree, lastFreeSlabs);
+    heap.linkFreeSpan(lastFree, lastFreeSlabs); // merged here already, in one pass: freeSpan's walk would make it O(n²)
   };
 }
 
