@@ -303,6 +303,37 @@ test('a key changed many times inside one transaction takes the space of one val
   again.close();
 });
 
+test('records a transaction wrote and freed, their span then reused by another size class, are left alone at its commit and undo', () => {
+  // Three spans of 48-byte chunks written and deleted inside the transaction: two of them become FREE and are
+  // taken by 32-byte chunks, so an offset where a freed record began is now inside another record (its key's
+  // length, 2, reads as state 2).
+  const spanOf48 = 1364;
+  const keys = Array.from({ length: 20 }, (_, i) => `${String.fromCharCode(97 + (i % 26))}${i % 10}`);
+  for (const ending of ['commit', 'throw']) {
+    const db = fresh();
+    db.set('before', { pad: 'b'.repeat(300) }); // in a class of its own
+    const run = () => db.transaction(() => {
+      for (let i = 0; i < 3 * spanOf48; i++) db.create(`k${i}`, { v: 'x'.repeat(10) });
+      for (let i = 0; i < 3 * spanOf48; i++) db.delete(`k${i}`);
+      for (const key of keys) db.create(key, {});
+      if (ending === 'throw') throw new Error('changed my mind');
+    });
+    if (ending === 'throw') assert.throws(run, /changed my mind/);
+    else run();
+    const expected = ending === 'throw' ? ['before'] : ['before', ...keys];
+    assert.equal([...db.keys()].sort(), [...expected].sort());
+    for (const key of expected.slice(1)) assert.equal(db.get(key), {});
+    const report = db.verify();
+    assert.ok(report.ok, report.problems.join('; '));
+    db.set('after', { v: 1 }); // the store takes changes
+    db.close();
+    const again = new DataStore(db.path);
+    assert.is(again.count, expected.length + 1);
+    assert.ok(again.verify().ok);
+    again.close();
+  }
+});
+
 test('a transaction past the file limit fails with STORE_FULL and changes nothing', () => {
   const db = fresh({ maxFileSize: 4096 + 65536 * 8 });
   for (let i = 0; i < 100; i++) db.set(`s${i}`, { i });

@@ -33,6 +33,12 @@ export class Transaction {
   /** Records written (state 2) or superseded (state 3) by this transaction, in order. */
   #journal = new Uint32Array(1024);
   #length = 0;
+  /**
+   * Records released within the transaction (releaseRetired), each with the journal's length at its release: an
+   * entry of one below that length is stale, as its chunk may since hold another record or lie in a span of
+   * another kind or size class. Settle and undo skip such entries.
+   */
+  readonly #releasedBefore = new Map<number, number>();
   /** Nesting depth: 0 outside a transaction, 1 in the outermost, more in nested ones (savepoints). */
   depth = 0;
   /** true while the change is one create or delete outside any transaction: made directly, not journaled. */
@@ -171,18 +177,35 @@ export class Transaction {
    * releaseRetired frees the records retired since the savepoint, when the change that retired them has returned
    * to the outermost level: no savepoint is left that could restore them (undo(0) takes back the records they
    * replaced as well), so their space is reused at once rather than at the commit. Their chunks are free on disk
-   * already; their entries leave the journal. An earlier entry of such a record then finds its chunk free, or
-   * written again by a later entry, and settle and undo, which go by the record's state, leave it.
+   * already; their entries leave the journal, and the entries that wrote them, which may lie anywhere before, are
+   * noted stale (#releasedBefore): once the chunk is reused, perhaps by a span of another size class, its offset
+   * need not start a record any more.
    */
   releaseRetired(savepoint: number): void {
     const journal = this.#journal;
-    let kept = savepoint;
-    for (let i = savepoint; i < this.#length; i++) {
-      const entry = journal[i]!;
-      if ((entry & RETIRED) !== 0) this.table.release(entry & ~RETIRED);
-      else journal[kept++] = entry;
+    let end = savepoint;
+    for (let i = savepoint; i < this.#length; i++) if ((journal[i]! & RETIRED) === 0) end++;
+    try {
+      let kept = savepoint;
+      for (let i = savepoint; i < this.#length; i++) {
+        const entry = journal[i]!;
+        if ((entry & RETIRED) === 0) {
+          journal[kept++] = entry;
+        } else {
+          this.table.release(entry & ~RETIRED);
+          this.#releasedBefore.set(entry & ~RETIRED, end);
+        }
+      }
+    } catch (error) {
+      throw this.#failed(error); // the journal is half compacted: the transaction cannot be undone from it
     }
-    this.#length = kept;
+    this.#length = end;
+  }
+
+  /** isStale: the journal entry at index names a record released since (releaseRetired). */
+  #isStale(record: number, index: number): boolean {
+    const releasedBefore = this.#releasedBefore;
+    return releasedBefore.size !== 0 && index < (releasedBefore.get(record) ?? 0);
   }
 
   #push(record: number): void {
@@ -213,7 +236,8 @@ export class Transaction {
     const journal = this.#journal;
     for (let i = 0; i < n; i++) {
       const entry = journal[i]!;
-      if ((entry & RETIRED) !== 0) table.release(entry & ~RETIRED);
+      if (this.#isStale(entry & ~RETIRED, i)) { /* written and released within the transaction */ }
+      else if ((entry & RETIRED) !== 0) table.release(entry & ~RETIRED);
       else table.settle(entry);
       if (i === 0) crashPoint('commit.settling');
     }
@@ -242,7 +266,8 @@ export class Transaction {
       const entry = journal[i]!;
       const record = entry & ~RETIRED;
       const state = recordState(w, record);
-      if ((entry & RETIRED) !== 0) table.restore(record, this.#undoKey, RECORD_UNCOMMITTED);
+      if (this.#isStale(record, i)) { /* written and released within the transaction */ }
+      else if ((entry & RETIRED) !== 0) table.restore(record, this.#undoKey, RECORD_UNCOMMITTED);
       else if (state === RECORD_UNCOMMITTED) table.discard(record, this.#undoKey);
       else if (state === RECORD_SUPERSEDED) table.restore(record, this.#undoKey);
       this.#length = i; // what is undone leaves the journal at once: an undo cut short by damage is not done twice
@@ -263,8 +288,9 @@ export class Transaction {
     } catch { /* what damage stopped is the repair's */ }
   }
 
-  /** A journal grown for a large transaction is let go once it ends. */
+  /** A journal grown for a large transaction, and the records it released, are let go once it ends. */
   #shrink(): void {
+    this.#releasedBefore.clear();
     if (this.#journal.length > 1024) this.#journal = new Uint32Array(1024);
   }
 
