@@ -290,7 +290,7 @@ export class Transaction {
 
   /** A journal grown for a large transaction, and the records it released, are let go once it ends. */
   #shrink(): void {
-    this.#releasedBefore.clear();
+    if (this.#releasedBefore.size !== 0) this.#releasedBefore.clear(); // clear() on an empty Map still allocates
     if (this.#journal.length > 1024) this.#journal = new Uint32Array(1024);
   }
 
