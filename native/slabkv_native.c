@@ -477,15 +477,15 @@ static napi_value map_file(napi_env env, napi_callback_info info) {
   if (!ts) return NULL;
   Mapping* m = calloc(1, sizeof *m);
   if (!m) return os_result(env, ENOMEM);
+  /* The kernel's default read-ahead is kept (as LMDB keeps it): it backs off by itself when faults miss, and
+   * MADV_RANDOM made the kernel cache the file a page at a time, so that every new page of a growing file cost a
+   * fault and a first write of its own: 64 MiB of new file prefaulted and written took 145 ms with it, 82 without. */
   void* addr = mmap(NULL, (size_t)length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (addr == MAP_FAILED) {
     int err = errno;
     free(m);
     return os_result(env, err);
   }
-#ifdef MADV_RANDOM
-  madvise(addr, (size_t)length, MADV_RANDOM); /* advice only: lookups jump; read-ahead would fetch pages no one asked for */
-#endif
   m->addr = addr;
   m->length = (size_t)length;
   pthread_mutex_lock(&registry_mutex);

@@ -14,7 +14,7 @@
  *
  * Nothing here takes the lock or marks the file: the caller (SharedStore.write) brackets every transaction.
  */
-import { COMMIT_DONE, COMMIT_NONE, Header, RECORD_SUPERSEDED, RECORD_UNCOMMITTED } from '../format/layout.js';
+import { COMMIT_DONE, COMMIT_NONE, Header, RECORD_LIVE, RECORD_SUPERSEDED, RECORD_UNCOMMITTED } from '../format/layout.js';
 import { headerField, recordState, setHeaderField } from '../format/fields.js';
 import { isExpired } from '../format/rules.js';
 import { KeyBuffer } from '../table/key-buffer.js';
@@ -94,14 +94,14 @@ export class Transaction {
   create(key: KeyBuffer, keyText: string, json: string, bytes: number, expiresAt: number): void {
     try {
       const table = this.table;
-      const bucket = table.find(key);
-      if (bucket !== 0) {
+      const bucket = table.findOrHole(key);
+      if (bucket > 0) {
         if (!isExpired(table.expiresAt(table.recordIn(bucket)), this.now)) {
           throw new DataStoreError('KEY_EXISTS', `key ${JSON.stringify(keyText)} already exists`);
         }
         this.#drop(bucket);
       }
-      this.#insert(key, json, bytes, expiresAt);
+      this.#insert(key, json, bytes, expiresAt, bucket < 0 ? bucket : 0);
     } catch (error) {
       throw this.#failed(error);
     }
@@ -110,9 +110,9 @@ export class Transaction {
   /** set adds key or replaces its value. The replaced record stays whole until the commit. */
   set(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
     try {
-      const bucket = this.table.find(key);
-      if (bucket !== 0) this.#drop(bucket);
-      this.#insert(key, json, bytes, expiresAt);
+      const bucket = this.table.findOrHole(key);
+      if (bucket > 0) this.#drop(bucket);
+      this.#insert(key, json, bytes, expiresAt, bucket < 0 ? bucket : 0);
     } catch (error) {
       throw this.#failed(error);
     }
@@ -162,9 +162,10 @@ export class Transaction {
     else table.remove(bucket);
   }
 
-  #insert(key: KeyBuffer, json: string, bytes: number, expiresAt: number): void {
-    if (this.direct) this.table.insert(key, json, bytes, expiresAt);
-    else this.#push(this.table.insert(key, json, bytes, expiresAt, RECORD_UNCOMMITTED));
+  /** #insert writes key's new record; `hole`, from findOrHole, if the index has not changed since (else 0). */
+  #insert(key: KeyBuffer, json: string, bytes: number, expiresAt: number, hole: number): void {
+    if (this.direct) this.table.insert(key, json, bytes, expiresAt, RECORD_LIVE, hole);
+    else this.#push(this.table.insert(key, json, bytes, expiresAt, RECORD_UNCOMMITTED, hole));
   }
 
   /** #failed notes an error that breaks the transaction (see broken); a refusal (made before any write) does not. */

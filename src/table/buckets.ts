@@ -20,9 +20,10 @@ import { corrupt } from '../errors.js';
 import type { KeyBuffer } from './key-buffer.js';
 
 /**
- * probe walks the array from the key's home bucket and returns the bucket whose record holds the key, or 0 when it
- * meets an empty bucket first. A bucket of the key's hash has its record checked against recordBoundsProblem before
- * its key is compared.
+ * probe walks the array from the key's home bucket and returns the bucket whose record holds the key, or, when it
+ * meets an empty bucket first, that bucket negated: where place would put the key, so that an insert after a miss
+ * need not walk again. A bucket of the key's hash has its record checked against recordBoundsProblem before its key
+ * is compared.
  */
 export function probe(words: Uint32Array, array: number, capacity: number, key: KeyBuffer): number {
   const hash = key.hash;
@@ -31,7 +32,7 @@ export function probe(words: Uint32Array, array: number, capacity: number, key: 
   for (let n = 0; n < capacity; n++) {
     const bucket = bucketAt(array, slot);
     const record = bucketRecord(words, bucket);
-    if (record === BUCKET_EMPTY) return 0;
+    if (record === BUCKET_EMPTY) return -bucket;
     if (record === undefined) throw corrupt(`the bucket array at ${hex(array)} runs past the end of the file`);
     if (record !== BUCKET_MOVED && bucketHash(words, bucket) === hash) {
       const problem = recordBoundsProblem(words, record, headerField(words, Header.heapEnd));

@@ -21,7 +21,7 @@ import {
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
   bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize, recordState,
-  recordStoredChecksum, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, slabIndex, spanKind,
+  recordStoredChecksum, setBucket, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, slabIndex, spanKind,
   spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
@@ -101,11 +101,21 @@ export class Table {
 
   /** find returns the bucket (its offset in the file) that holds the key's live record, or 0 if there is none. */
   find(key: KeyBuffer): number {
+    const found = this.findOrHole(key);
+    return found > 0 ? found : 0;
+  }
+
+  /**
+   * findOrHole is find, but a miss returns the empty bucket of the current array where the key would go, negated:
+   * insert takes it as its `hole`, and places the record without walking the array again.
+   */
+  findOrHole(key: KeyBuffer): number {
     const w = this.words;
     const found = probe(w, this.header(Header.tableOffset), this.header(Header.tableCapacity), key);
-    if (found !== 0) return found;
+    if (found > 0) return found;
     const old = this.header(Header.oldTableOffset);
-    return old === 0 ? 0 : probe(w, old, this.header(Header.oldTableCapacity), key);
+    const inOld = old === 0 ? 0 : probe(w, old, this.header(Header.oldTableCapacity), key);
+    return inOld > 0 ? inOld : found;
   }
 
   /** recordIn returns the record a bucket returned by find points at. */
@@ -171,10 +181,11 @@ export class Table {
   /**
    * insert stores a new record for a key known to be absent and returns it. value is JSON text of valueLength UTF-8
    * bytes. Room in the index is made before the chunk is taken, so a STORE_FULL leaves the store unchanged. The
-   * record is made RECORD_LIVE, or RECORD_UNCOMMITTED inside a transaction (live when it commits).
+   * record is made RECORD_LIVE, or RECORD_UNCOMMITTED inside a transaction (live when it commits). `hole` is what
+   * findOrHole returned for the key, if nothing changed the index since: the key's bucket is then known.
    */
-  insert(key: KeyBuffer, value: string | Uint8Array, valueLength: number, expiresAt: number, state = RECORD_LIVE): number {
-    this.makeRoom();
+  insert(key: KeyBuffer, value: string | Uint8Array, valueLength: number, expiresAt: number, state = RECORD_LIVE, hole = 0): number {
+    if (this.makeRoom()) hole = 0; // the arrays changed: the bucket is looked for again
     const keyLength = key.length;
     const sizeClass = classFor(recordSize(keyLength, valueLength));
     const heap = this.heap;
@@ -190,13 +201,14 @@ export class Table {
     else bytes.set(value.subarray(0, valueLength), at + keyLength);
     setRecordStoredChecksum(w, record, recordChecksum(bytes, record, keyLength, valueLength, w));
     setRecordState(w, record, state); // the record exists from this store on (or from the commit)
-    this.index(record, key.hash, expiresAt);
+    this.index(record, key.hash, expiresAt, hole);
     return record;
   }
 
-  /** index adds a bucket for a record, and counts it. */
-  private index(record: number, hash: number, expiresAt: number): void {
-    place(this.words, this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
+  /** index adds a bucket for a record (in the hole findOrHole found, if given), and counts it. */
+  private index(record: number, hash: number, expiresAt: number, hole = 0): void {
+    if (hole < 0) setBucket(this.words, -hole, record, hash);
+    else place(this.words, this.header(Header.tableOffset), this.header(Header.tableCapacity), hash, record);
     this.setHeader(Header.recordCount, this.recordCount + 1);
     if (expiresAt !== 0) {
       noteExpiringInsert(this.words, expiresAt);
@@ -358,10 +370,10 @@ export class Table {
     shiftOut(this.words, this.header(Header.tableOffset), this.header(Header.tableCapacity), bucket);
   }
 
-  /** makeRoom doubles the index before one more record would pass the load limit. */
-  private makeRoom(): void {
+  /** makeRoom doubles the index before one more record would pass the load limit, and tells whether it did. */
+  private makeRoom(): boolean {
     const capacity = this.header(Header.tableCapacity);
-    if (withinLoad(this.recordCount + 1, capacity)) return;
+    if (withinLoad(this.recordCount + 1, capacity)) return false;
     while (this.header(Header.oldTableOffset) !== 0) this.rehashStep(capacity);
     const table = this.allocTable(capacity * 2);
     this.setHeader(Header.oldTableOffset, this.header(Header.tableOffset));
@@ -370,6 +382,7 @@ export class Table {
     this.setHeader(Header.tableOffset, table);
     this.setHeader(Header.tableCapacity, capacity * 2);
     this.setHeader(Header.sweepIndex, 0);
+    return true;
   }
 
   /** rehashStep moves up to `count` buckets from the old array; the old array is freed after its last bucket. */
