@@ -142,7 +142,6 @@ export class Heap {
   addRecordSpan(sizeClass: number): number {
     const slabs = SPAN_SLABS[sizeClass]!;
     const span = this.allocSpan(slabs, SPAN_RECORDS, sizeClass);
-    this.file.prefault(span, slabs * SLAB_SIZE);
     const w = this.words;
     for (let k = 1; k < slabs; k++) this.file.bytes.fill(0, span + k * SLAB_SIZE, span + k * SLAB_SIZE + SPAN_HEADER_SIZE);
     let next = 0;
@@ -189,7 +188,8 @@ export class Heap {
 
   /**
    * allocSpan finds slabCount contiguous slabs: the first free span large enough (taking its tail), else the end
-   * of the heap, growing the file when needed. Throws STORE_FULL when the file would pass maxSize.
+   * of the heap, growing the file when needed. Throws STORE_FULL when the file would pass maxSize. A RECORDS span's
+   * pages are prefaulted (Region.prefault) before its header is written: all of them are written at once after.
    */
   allocSpan(slabCount: number, kind: number, param: number): number {
     const w = this.words;
@@ -212,6 +212,7 @@ export class Heap {
           this.writeSpanHeader(span, SPAN_FREE, count - slabCount, next);
           taken = span + (count - slabCount) * SLAB_SIZE;
         }
+        if (kind === SPAN_RECORDS) this.file.prefault(taken, slabCount * SLAB_SIZE);
         this.writeSpanHeader(taken, kind, slabCount, param);
         return taken;
       }
@@ -223,6 +224,7 @@ export class Heap {
     const size = this.file.size;
     if (start < size) this.file.reserve(start, Math.min(end, size) - start); // the tail may have been given back at a close
     if (end > size) this.growFor(end);
+    if (kind === SPAN_RECORDS) this.file.prefault(start, slabCount * SLAB_SIZE);
     this.writeSpanHeader(start, kind, slabCount, param);
     this.setHeader(Header.heapEnd, end);
     return start;

@@ -42,6 +42,14 @@ const decodeUtf8: (bytes: Buffer, start: number, end: number) => string =
   typeof (Buffer.prototype as Utf8Sliceable).utf8Slice === 'function'
     ? (bytes, start, end) => (bytes as Utf8Sliceable).utf8Slice!(start, end)
     : (bytes, start, end) => bytes.toString('utf8', start, end);
+/**
+ * And utf8Write skips those of write(string, offset, length, 'utf8'): the value is measured already, and it fits.
+ */
+type Utf8Writable = Buffer & { utf8Write?: (text: string, offset: number, length: number) => number };
+const encodeUtf8: (bytes: Buffer, text: string, offset: number, length: number) => number =
+  typeof (Buffer.prototype as Utf8Writable).utf8Write === 'function'
+    ? (bytes, text, offset, length) => (bytes as Utf8Writable).utf8Write!(text, offset, length)
+    : (bytes, text, offset, length) => bytes.write(text, offset, length, 'utf8');
 /** Buckets moved from the old array per change: 16 per insert finishes a move long before the next doubling. */
 const REHASH_STEP = 16;
 
@@ -197,7 +205,7 @@ export class Table {
     const at = keyStart(record);
     const keyBytes = key.bytes;
     for (let i = 0; i < keyLength; i++) bytes[at + i] = keyBytes[i]!;
-    if (typeof value === 'string') bytes.write(value, at + keyLength, valueLength, 'utf8');
+    if (typeof value === 'string') encodeUtf8(bytes, value, at + keyLength, valueLength);
     else bytes.set(value.subarray(0, valueLength), at + keyLength);
     setRecordStoredChecksum(w, record, recordChecksum(bytes, record, keyLength, valueLength, w));
     setRecordState(w, record, state); // the record exists from this store on (or from the commit)
