@@ -7,10 +7,7 @@ import { DataStore } from '../dist/index.mjs';
 import { freshDir } from './peers.mjs';
 
 const require = createRequire(import.meta.url);
-/**
- * Updates of one key per round: lmdb-js's transactionSync commits each one on its write thread (about 2 ms here), so
- * a larger count only makes the run longer.
- */
+/** Updates of one key per round: enough to time, at some tens of microseconds each for lmdb-js's commits. */
 const UPDATES = 5_000;
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 const rate = (count, body) => { const t = performance.now(); body(); return count / ((performance.now() - t) / 1000); };
@@ -36,6 +33,7 @@ export function changingValues(root, sizes, rounds, key, value) {
           note('slabkv create (one transaction)', rate(n, () => db.transaction(() => { for (let i = 0; i < n; i++) db.create(keys[i], value(i)); })));
           note('slabkv set (over live keys)', rate(n, () => { for (let i = 0; i < n; i++) db.set(keys[i], value(i + 1)); }));
           note('slabkv update (one key)', rate(updates, () => { for (let i = 0; i < updates; i++) db.update('counter', (c) => ({ n: (c?.n ?? 0) + 1 })); }));
+          if (db.get('counter')?.n !== updates) throw new Error('slabkv lost updates of the counter');
           note('slabkv has (miss)', rate(n, () => { for (let i = 0; i < n; i++) if (db.has(`miss:${i}`)) throw new Error('has a missing key'); }));
           note('slabkv get (miss)', rate(n, () => { for (let i = 0; i < n; i++) if (db.get(`miss:${i}`) !== undefined) throw new Error('got a missing key'); }));
           db.close();
@@ -47,7 +45,11 @@ export function changingValues(root, sizes, rounds, key, value) {
           const { open } = require('lmdb');
           const db = open({ path: join(freshDir(root, 'changes-lmdb'), 'lmdb'), encoding: 'json', noSync: true, mapSize: 4 * 1024 ** 3 });
           note('lmdb put (one transactionSync)', rate(n, () => db.transactionSync(() => { for (let i = 0; i < n; i++) db.put(keys[i], value(i)); })));
-          note('lmdb update (transactionSync get + put)', rate(updates, () => { for (let i = 0; i < updates; i++) db.transactionSync(() => db.put('counter', { n: (db.get('counter')?.n ?? 0) + 1 })); }));
+          // The callback's block returns nothing: one that returned put's promise left the transaction open until
+          // that promise settled, so each next transactionSync nested in it as a child, nothing committed while
+          // measured, and the chain built up after the loop took gigabytes of heap (or never ended).
+          note('lmdb update (transactionSync get + put)', rate(updates, () => { for (let i = 0; i < updates; i++) db.transactionSync(() => { db.put('counter', { n: (db.get('counter')?.n ?? 0) + 1 }); }); }));
+          if (db.get('counter')?.n !== updates) throw new Error('lmdb-js lost updates of the counter');
           // Not closed: lmdb-js's close() here waits on its write thread and never returns; the folder goes with ROOT.
         },
         () => {
