@@ -96,6 +96,7 @@ async function throughput(n) {
         t = now();
         db.createMany(keys, value);
         record(name, 'create (one transaction)', (now() - t) / 1000);
+        if (db.read(keys[n - 1]).id !== n - 1) throw new Error(`${name} did not commit its transaction`);
       }
       await db.close();
       rmSync(dir, { recursive: true, force: true });

@@ -31,6 +31,7 @@ export function changingValues(root, sizes, rounds, key, value) {
         () => { // slabkv: one transaction of n creates; then set over every key; then update; then get/has misses
           const db = new DataStore(join(freshDir(root, 'changes-slabkv'), 'c.slabkv'));
           note('slabkv create (one transaction)', rate(n, () => db.transaction(() => { for (let i = 0; i < n; i++) db.create(keys[i], value(i)); })));
+          if (db.count !== n || db.get(keys[n - 1])?.id !== n - 1) throw new Error('slabkv did not commit its creates');
           note('slabkv set (over live keys)', rate(n, () => { for (let i = 0; i < n; i++) db.set(keys[i], value(i + 1)); }));
           note('slabkv update (one key)', rate(updates, () => { for (let i = 0; i < updates; i++) db.update('counter', (c) => ({ n: (c?.n ?? 0) + 1 })); }));
           if (db.get('counter')?.n !== updates) throw new Error('slabkv lost updates of the counter');
@@ -45,6 +46,8 @@ export function changingValues(root, sizes, rounds, key, value) {
           const { open } = require('lmdb');
           const db = open({ path: join(freshDir(root, 'changes-lmdb'), 'lmdb'), encoding: 'json', noSync: true, mapSize: 4 * 1024 ** 3 });
           note('lmdb put (one transactionSync)', rate(n, () => db.transactionSync(() => { for (let i = 0; i < n; i++) db.put(keys[i], value(i)); })));
+          // Committed, seen from outside the transaction: timed work that lmdb-js left pending would flatter it.
+          if (db.getStats().entryCount !== n || db.get(keys[n - 1])?.id !== n - 1) throw new Error('lmdb-js did not commit its puts');
           // The callback's block returns nothing: one that returned put's promise left the transaction open until
           // that promise settled, so each next transactionSync nested in it as a child, nothing committed while
           // measured, and the chain built up after the loop took gigabytes of heap (or never ended).
