@@ -124,6 +124,35 @@ function damagedStore() {
   return path;
 }
 
+test('verify counts the keys that still read when a damaged span header stops its walk', async () => {
+  const path = tmp.file(`span-damage-${n++}.slabkv`);
+  const db = new DataStore(path);
+  for (let i = 0; i < 30; i++) db.create(`small:${i}`, { i });
+  for (let i = 0; i < 30; i++) db.create(`large:${i}`, { i, pad: 'x'.repeat(2000) });
+  db.create('expiring', { e: 1 }, { expiresAt: Date.now() + 1500 }); // live at the first verify, even on a busy machine
+  db.close();
+  const bytes = readFileSync(path);
+  const recordSpans = [];
+  for (let span = format.HEADER_SIZE; span < bytes.readUInt32LE(format.Header.heapEnd); span += format.SLAB_SIZE * bytes.readUInt32LE(span + format.Span.slabCount)) {
+    if (bytes.readUInt32LE(span + format.Span.kind) === format.SPAN_RECORDS) recordSpans.push(span);
+  }
+  assert.ok(recordSpans.length >= 2, 'the two sizes of value lie in spans of their own');
+  bytes[recordSpans.at(-1) + format.Span.checksum] ^= 0x01;
+  writeFileSync(path, bytes);
+  const damaged = new DataStore(path);
+  const before = damaged.verify();
+  assert.not.ok(before.ok);
+  assert.is(before.details[0].kind, 'span-header');
+  assert.is(before.keys, 61, 'every key still reads: keys says so (it said 0)');
+  const expiresAt = damaged.expiresAt('expiring');
+  while (Date.now() <= expiresAt) await new Promise((resolve) => setTimeout(resolve, expiresAt + 1 - Date.now()));
+  const after = damaged.verify();
+  assert.is(after.keys, 60, 'an expired key is not counted as a key');
+  assert.is(after.records, 61, 'but as a record');
+  for (let i = 0; i < 30; i++) assert.equal(damaged.read(`large:${i}`).i, i);
+  damaged.close();
+});
+
 test('a change that meets damage is refused, and so is every later change, until repair(); nothing is rebuilt unasked', () => {
   const path = damagedStore();
   const db = new DataStore(path);

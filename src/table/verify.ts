@@ -6,13 +6,13 @@ import {
   BUCKET_EMPTY, BUCKET_MOVED, CHUNK_SIZES, HEADER_SIZE, Header, RECORD_FREE, RECORD_LIVE, SLAB_SIZE, SPAN_FREE, SPAN_RECORDS,
   chunksPerSpan,
 } from '../format/layout.js';
-import { readExpiresAt } from '../format/record.js';
+import { readExpiresAt, recordChecksum } from '../format/record.js';
 import {
-  bucketAt, bucketHash, bucketRecord, freeNext, keyLength, keyStart, recordState, slabFreeHead, slabLiveCount,
-  slabNextPartial, slabPrevPartial, spanParam,
+  bucketAt, bucketHash, bucketRecord, freeNext, keyLength, keyStart, recordState, recordStoredChecksum, slabFreeHead,
+  slabLiveCount, slabNextPartial, slabPrevPartial, spanParam, valueLength,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
-import { isExpired, isSoundRecord } from '../format/rules.js';
+import { isExpired, isSoundRecord, recordBoundsProblem } from '../format/rules.js';
 import { forEachChunk, spans, type SpanInfo } from './walk.js';
 import { KeyBuffer } from './key-buffer.js';
 import { indexArrays } from './buckets.js';
@@ -43,9 +43,9 @@ export interface VerifyProblem {
 export interface VerifyReport {
   /** true when no problem was found */
   ok: boolean;
-  /** live records that have not expired */
+  /** live records that have not expired (when a damaged span header stops the walk: those a lookup still reads) */
   keys: number;
-  /** live records, expired or not */
+  /** live records, expired or not (counted the same way) */
   records: number;
   /** what is wrong, one sentence each (at most 100) */
   problems: string[];
@@ -58,6 +58,7 @@ export function verify(table: Table, nowMs: number, onProgress?: (done: number, 
   const list = spans(table.file);
   if (!Array.isArray(list)) {
     check.problem('span-header', list.offset, list.problem); // without trustworthy span headers nothing further can be walked
+    check.readableKeys(nowMs);
     return check.report();
   }
   check.spansAndRecords(list, nowMs, onProgress);
@@ -208,6 +209,32 @@ class Verification {
       }
     }
     if (buckets !== this.#records && this.#problems.length === 0) this.problem('index-count', Header.tableOffset, `the index has ${buckets} buckets in use for ${this.#records} records`);
+  }
+
+  /**
+   * readableKeys counts, when the spans cannot be walked, the records a lookup still reads: those the index reaches
+   * that lie within the heap, are live and whose checksum holds, each once. Without it, keys read 0 while keys
+   * still read.
+   */
+  readableKeys(nowMs: number): void {
+    const { file, heap } = this.table;
+    const w = file.words;
+    const heapEnd = heap.header(Header.heapEnd);
+    const counted = new Uint8Array(Math.ceil((heapEnd - HEADER_SIZE) / 64)); // a bit per 8 bytes, as index() keeps
+    for (const [offset, capacity] of indexArrays(w)) {
+      for (let slot = 0; slot < capacity; slot++) {
+        const record = bucketRecord(w, bucketAt(offset, slot));
+        if (record === undefined || record === BUCKET_EMPTY || record === BUCKET_MOVED) continue;
+        if (recordBoundsProblem(w, record, heapEnd) !== null || recordState(w, record) !== RECORD_LIVE) continue;
+        if (recordStoredChecksum(w, record) !== recordChecksum(file.bytes, record, keyLength(w, record), valueLength(w, record), w)) continue;
+        const byte = (record - HEADER_SIZE) >>> 6;
+        const bit = 1 << (((record - HEADER_SIZE) >>> 3) & 7);
+        if (counted[byte]! & bit) continue;
+        counted[byte] = counted[byte]! | bit;
+        this.#records++;
+        if (!isExpired(readExpiresAt(w, record), nowMs)) this.#keys++;
+      }
+    }
   }
 
   /** tail: the bytes from heapEnd to fileSize are zero, as a writer taking space there counts on (spec section 8). */
