@@ -21,8 +21,8 @@ import {
 import { readExpiresAt, recordChecksum, writeExpiresAt } from '../format/record.js';
 import {
   bucketAt, bucketHash, bucketRecord, headerField, keyLength, keyStart, markBucketMoved, recordSize, recordState,
-  recordStoredChecksum, setBucket, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, slabIndex, spanKind,
-  spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
+  recordStoredChecksum, setBucket, setHeaderField, setRecordLengths, setRecordState, setRecordStoredChecksum, slabIndex,
+  spanKind, spanParam, spanSlabCount, tableEnd, valueLength, valueStart, withinLoad,
 } from '../format/fields.js';
 import { hex } from '../format/header.js';
 import { Heap } from './heap.js';
