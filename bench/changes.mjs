@@ -53,7 +53,8 @@ export function changingValues(root, sizes, rounds, key, value) {
           // measured, and the chain built up after the loop took gigabytes of heap (or never ended).
           note('lmdb update (transactionSync get + put)', rate(updates, () => { for (let i = 0; i < updates; i++) db.transactionSync(() => { db.put('counter', { n: (db.get('counter')?.n ?? 0) + 1 }); }); }));
           if (db.get('counter')?.n !== updates) throw new Error('lmdb-js lost updates of the counter');
-          // Not closed: lmdb-js's close() here waits on its write thread and never returns; the folder goes with ROOT.
+          // Not closed: lmdb-js's close() is asynchronous and this section is not; the folder goes with ROOT. (Its
+          // close() hung here only while the broken update loop above left a transaction open.)
         },
         () => {
           const map = new Map();
